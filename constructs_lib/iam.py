@@ -1,0 +1,42 @@
+"""The two roles every ECS task needs: execution (pull, logs) and task (what the code may do)."""
+
+from __future__ import annotations
+
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from constructs import Construct
+
+from constructs_lib.config import IamSettings
+from constructs_lib.policy import service_trust_policy
+
+ECS_TASKS = "ecs-tasks.amazonaws.com"
+
+
+class TaskRoles(Construct):
+    """``execution_role`` runs the AWS-managed ECS task execution policy; ``task_role`` starts
+    with no permissions: grant methods (e.g. ``ModelCache.grant_read_write``) add them.
+
+    Both trust only ``ecs-tasks.amazonaws.com`` acting for this account's ECS resources."""
+
+    execution_role: IamRole
+    task_role: IamRole
+
+    def __init__(self, scope: Construct, id: str, *, settings: IamSettings) -> None:
+        super().__init__(scope, id)
+        account = DataAwsCallerIdentity(self, "account")
+        partition = DataAwsPartition(self, "partition")
+        region = DataAwsRegion(self, "region")
+        source_arn = f"arn:{partition.partition}:ecs:{region.id}:{account.account_id}:*"
+        trust = service_trust_policy(self, "trust", ECS_TASKS, account.account_id, source_arn)
+
+        self.execution_role = IamRole(self, "execution-role", name=settings.execution_role_name,
+                                      assume_role_policy=trust.json,
+                                      description="ECS task execution: pull the image, write logs")
+        IamRolePolicyAttachment(
+            self, "execution-policy", role=self.execution_role.name,
+            policy_arn=f"arn:{partition.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+        self.task_role = IamRole(self, "task-role", name=settings.task_role_name, assume_role_policy=trust.json,
+                                 description="PaddleOCR worker: model cache, documents, queue")

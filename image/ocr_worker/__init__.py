@@ -1,0 +1,1 @@
+"""PaddleOCR document worker with a concurrency-safe shared model cache."""

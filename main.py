@@ -1,0 +1,37 @@
+#!/usr/bin/env python
+"""PaddleOCR on ECS with a shared EFS model cache.
+
+Read top to bottom: config, then the state bucket, then network, then the model cache.
+Each is its own stack; later stacks read earlier ones through remote state.
+"""
+
+import sys
+from pathlib import Path
+
+from constructs_lib.config import ConfigError, Settings, load_settings
+
+
+def build_app(settings: Settings, outdir: str | None = None):
+    from cdktf import App
+
+    from constructs_lib.stacks import BootstrapStack, ModelCacheStack, NetworkStack
+
+    app = App(outdir=outdir) if outdir else App()
+    BootstrapStack(app, "bootstrap", settings)
+    network = NetworkStack(app, "network", settings)
+    ModelCacheStack(app, "model-cache", settings, network=network.network)
+    return app
+
+
+def main() -> int:
+    try:
+        settings = load_settings(Path(__file__).with_name("cdktf.json"))
+    except ConfigError as error:
+        print(f"paddleocr-efs: config error: {error}", file=sys.stderr)
+        return 2
+    build_app(settings).synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Shared fixtures. The provider bindings are imported once per test process, lazily."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from tests.synth import settings, synth_app  # noqa: E402
+
+PROVIDER_MIRROR = Path("/opt/tf-plugins")
+
+
+@pytest.fixture(scope="session")
+def default_stacks(tmp_path_factory) -> Path:
+    """The default configuration, synthesized once per session."""
+    return synth_app(tmp_path_factory.mktemp("default"), settings())
+
+
+@pytest.fixture(scope="session")
+def s3_stacks(tmp_path_factory) -> Path:
+    s = settings(backend={"type": "s3", "bucket": "acme-tfstate"})
+    return synth_app(tmp_path_factory.mktemp("s3"), s)
+
+
+
+
+@pytest.fixture(scope="session")
+def terraform_env(tmp_path_factory) -> dict:
+    """Environment for the real terraform binary: the local provider mirror when there is one."""
+    if shutil.which("terraform") is None:
+        pytest.fail("terraform is not on PATH; the terraform tests need it")
+    env = dict(os.environ, CHECKPOINT_DISABLE="1", TF_IN_AUTOMATION="1")
+    cache = tmp_path_factory.mktemp("tf-plugin-cache")
+    config = tmp_path_factory.mktemp("tf-cli") / "terraformrc"
+    if PROVIDER_MIRROR.is_dir():
+        config.write_text(
+            f'provider_installation {{\n  filesystem_mirror {{\n    path = "{PROVIDER_MIRROR}"\n  }}\n}}\n'
+            f'plugin_cache_dir = "{cache}"\n')
+    else:
+        config.write_text(f'plugin_cache_dir = "{cache}"\n')
+    env["TF_CLI_CONFIG_FILE"] = str(config)
+    return env

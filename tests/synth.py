@@ -1,0 +1,69 @@
+"""Helpers to synthesize constructs and stacks and look inside the Terraform JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import constructs_lib  # noqa: F401  (installs the lazy provider loader first)
+from constructs_lib.config import Settings, settings_from_dict
+
+
+
+def settings(**overrides) -> Settings:
+    """Default settings with a nested dict of overrides, validated like user input."""
+    return settings_from_dict(overrides)
+
+
+def synth_stack(stack) -> dict:
+    from cdktf import Testing
+
+    return json.loads(Testing.synth(stack))
+
+
+def resources(doc: dict, rtype: str) -> list[dict]:
+    return list(doc.get("resource", {}).get(rtype, {}).values())
+
+
+def data_sources(doc: dict, dtype: str) -> list[dict]:
+    return list(doc.get("data", {}).get(dtype, {}).values())
+
+
+def one(items: list[dict]) -> dict:
+    assert len(items) == 1, f"expected exactly one, got {len(items)}"
+    return items[0]
+
+
+def policy_statements(doc: dict, ref: str) -> list[dict]:
+    """Statements of the aws_iam_policy_document that ``ref`` (``${data...json}``) points at."""
+    name = ref.removeprefix("${data.aws_iam_policy_document.").removesuffix(".json}")
+    return doc["data"]["aws_iam_policy_document"][name]["statement"]
+
+
+def synth_app(outdir: Path, s: Settings) -> Path:
+    from main import build_app
+
+    build_app(s, str(outdir)).synth()
+    return outdir / "stacks"
+
+
+def load_stack(stacks: Path, name: str) -> dict:
+    return json.loads((stacks / name / "cdk.tf.json").read_text())
+
+
+def new_stack(name: str = "test"):
+    """An empty stack with the AWS provider, for construct unit tests."""
+    from cdktf import TerraformStack, Testing
+
+    from constructs_lib.provider import add_aws_provider
+
+    stack = TerraformStack(Testing.app(), name)
+    add_aws_provider(stack, settings())
+    return stack
+
+
+def ref(doc: dict, rtype: str, attribute: str, data: bool = False) -> str:
+    """The interpolation string for the one ``rtype`` in ``doc``, e.g. ``${aws_vpc.x.id}``."""
+    section = doc["data" if data else "resource"][rtype]
+    assert len(section) == 1, f"expected one {rtype}, got {len(section)}"
+    return "${" + ("data." if data else "") + f"{rtype}.{next(iter(section))}.{attribute}" + "}"

@@ -1,0 +1,41 @@
+"""TaskRoles: trust only ECS tasks of this account; the execution role runs the managed policy."""
+
+import pytest
+
+from constructs_lib.iam import TaskRoles
+from tests.synth import new_stack, one, policy_statements, resources, settings, synth_stack
+
+
+@pytest.fixture(scope="module")
+def doc():
+    stack = new_stack()
+    TaskRoles(stack, "roles", settings=settings().iam)
+    return synth_stack(stack)
+
+
+def test_roles_have_the_configured_names(doc):
+    names = sorted(r["name"] for r in resources(doc, "aws_iam_role"))
+    assert names == ["sabuho-processor-execution-role", "sabuho-processor-task-role"]
+
+
+def test_trust_is_ecs_tasks_with_source_account_condition(doc):
+    for role in resources(doc, "aws_iam_role"):
+        st = one(policy_statements(doc, role["assume_role_policy"]))
+        assert st["actions"] == ["sts:AssumeRole"]
+        assert st["principals"] == [{"type": "Service", "identifiers": ["ecs-tasks.amazonaws.com"]}]
+        conditions = {c["variable"]: c for c in st["condition"]}
+        assert conditions["aws:SourceAccount"]["test"] == "StringEquals"
+        [account] = conditions["aws:SourceAccount"]["values"]
+        assert account.startswith("${data.aws_caller_identity.") and account.endswith(".account_id}")
+        assert conditions["aws:SourceArn"]["test"] == "ArnLike"
+        assert ":ecs:" in conditions["aws:SourceArn"]["values"][0]
+
+
+def test_execution_role_uses_the_aws_managed_task_execution_policy(doc):
+    attachment = one(resources(doc, "aws_iam_role_policy_attachment"))
+    assert attachment["policy_arn"].endswith(":iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+    assert "execution-role" in attachment["role"]
+
+
+def test_task_role_starts_without_permissions(doc):
+    assert resources(doc, "aws_iam_role_policy") == []

@@ -1,0 +1,156 @@
+"""ModelCache: each security property of the EFS model cache has its own test."""
+
+import json
+
+import pytest
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+
+from constructs_lib.model_cache import ModelCache
+from tests.synth import data_sources, new_stack, one, policy_statements, ref, resources, settings, synth_stack
+
+
+def synth_cache(grant=None, **model_cache):
+    stack = new_stack()
+    cache = ModelCache(stack, "cache", settings=settings(model_cache=model_cache).model_cache, vpc_id="vpc-1",
+                       subnet_ids=["subnet-a", "subnet-b"], client_security_group_id="sg-tasks")
+    if grant:
+        role = IamRole(stack, "role", name="r", assume_role_policy="{}")
+        getattr(cache, grant)(role)
+    return synth_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def default():
+    return synth_cache(grant="grant_read_write")
+
+
+def test_encrypted_at_rest_with_aws_managed_key_by_default(default):
+    fs = one(resources(default, "aws_efs_file_system"))
+    assert fs["encrypted"] is True
+    assert "kms_key_id" not in fs
+
+
+def test_customer_kms_key_option():
+    arn = "arn:aws:kms:us-east-1:111122223333:key/abc"
+    fs = one(resources(synth_cache(kms_key_arn=arn), "aws_efs_file_system"))
+    assert fs["encrypted"] is True and fs["kms_key_id"] == arn
+
+
+def test_general_purpose_and_elastic_throughput(default):
+    fs = one(resources(default, "aws_efs_file_system"))
+    assert fs["performance_mode"] == "generalPurpose"
+    assert fs["throughput_mode"] == "elastic"
+    assert fs["tags"] == {"Name": "sabuho-paddleocr-models"}
+
+
+def test_provisioned_throughput_option():
+    fs = one(resources(synth_cache(throughput_mode="provisioned", provisioned_throughput_mibps=64),
+                       "aws_efs_file_system"))
+    assert fs["throughput_mode"] == "provisioned" and fs["provisioned_throughput_in_mibps"] == 64
+
+
+def test_lifecycle_to_ia_and_back_after_one_access(default):
+    assert one(resources(default, "aws_efs_file_system"))["lifecycle_policy"] == [
+        {"transition_to_ia": "AFTER_30_DAYS"}, {"transition_to_primary_storage_class": "AFTER_1_ACCESS"}]
+
+
+def test_backup_policy_configurable(default):
+    assert one(resources(default, "aws_efs_backup_policy"))["backup_policy"] == {"status": "ENABLED"}
+    off = synth_cache(backups=False)
+    assert one(resources(off, "aws_efs_backup_policy"))["backup_policy"] == {"status": "DISABLED"}
+
+
+def test_one_mount_target_per_private_subnet(default):
+    targets = resources(default, "aws_efs_mount_target")
+    assert sorted(t["subnet_id"] for t in targets) == ["subnet-a", "subnet-b"]
+    assert all(len(t["security_groups"]) == 1 for t in targets)
+
+
+def test_sg_has_exactly_one_ingress_rule_from_the_task_group_never_a_cidr(default):
+    rule = one(resources(default, "aws_vpc_security_group_ingress_rule"))
+    assert (rule["from_port"], rule["to_port"], rule["ip_protocol"]) == (2049, 2049, "tcp")
+    assert rule["referenced_security_group_id"] == "sg-tasks"
+    assert not {"cidr_ipv4", "cidr_ipv6", "prefix_list_id"} & rule.keys()
+    assert "ingress" not in one(resources(default, "aws_security_group"))
+
+
+def test_task_group_gets_nfs_egress_to_the_efs_group_only(default):
+    rule = one(resources(default, "aws_vpc_security_group_egress_rule"))
+    assert rule["security_group_id"] == "sg-tasks"
+    assert rule["from_port"] == rule["to_port"] == 2049
+    assert rule["referenced_security_group_id"].startswith("${aws_security_group.")
+
+
+def test_access_point_posix_identity_and_root_owner(default):
+    ap = one(resources(default, "aws_efs_access_point"))
+    assert ap["posix_user"] == {"uid": 1000, "gid": 1000}
+    assert ap["root_directory"] == {"path": "/paddleocr-models", "creation_info": {
+        "owner_uid": 1000, "owner_gid": 1000, "permissions": "0755"}}
+
+
+def test_file_system_policy_denies_access_without_tls(default):
+    statements = policy_statements(default, one(resources(default, "aws_efs_file_system_policy"))["policy"])
+    tls = next(s for s in statements if s["sid"] == "DenyWithoutTls")
+    assert tls["effect"] == "Deny" and tls["actions"] == ["*"]
+    assert tls["principals"] == [{"type": "AWS", "identifiers": ["*"]}]
+    assert tls["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
+
+
+def test_file_system_policy_denies_clients_outside_the_access_point(default):
+    statements = policy_statements(default, one(resources(default, "aws_efs_file_system_policy"))["policy"])
+    ap = next(s for s in statements if s["sid"] == "DenyOutsideAccessPoint")
+    assert ap["effect"] == "Deny"
+    assert set(ap["actions"]) == {"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite",
+                                  "elasticfilesystem:ClientRootAccess"}
+    assert ap["condition"] == [{"test": "StringNotEquals", "variable": "elasticfilesystem:AccessPointArn",
+                                "values": [ref(default, "aws_efs_access_point", "arn")]}]
+    assert len(statements) == 2  # nothing is allowed by the resource policy itself
+
+
+def _grant_statement(doc):
+    policy = one(resources(doc, "aws_iam_role_policy"))
+    return one(policy_statements(doc, policy["policy"])), policy
+
+
+def test_grant_read_write_actions_resource_and_condition(default):
+    st, policy = _grant_statement(default)
+    assert policy["name"] == "model-cache-read-write"
+    assert st["effect"] == "Allow"
+    assert st["actions"] == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+    assert st["resources"] == [ref(default, "aws_efs_file_system", "arn")]
+    assert st["condition"] == [{"test": "StringEquals", "variable": "elasticfilesystem:AccessPointArn",
+                                "values": [ref(default, "aws_efs_access_point", "arn")]}]
+
+
+def test_grant_read_is_mount_only():
+    st, policy = _grant_statement(synth_cache(grant="grant_read"))
+    assert policy["name"] == "model-cache-read"
+    assert st["actions"] == ["elasticfilesystem:ClientMount"]
+
+
+def test_never_grants_root_access_or_the_managed_client_policy(default):
+    text = json.dumps(default)
+    assert "AmazonElasticFileSystemClientReadWriteAccess" not in text
+    st, _ = _grant_statement(default)
+    assert "elasticfilesystem:ClientRootAccess" not in st["actions"]
+    assert resources(default, "aws_iam_role_policy_attachment") == []
+
+
+def test_adopt_existing_file_system_creates_no_new_efs():
+    doc = synth_cache(existing_file_system_id="fs-0abc", existing_security_group_id="sg-efs")
+    assert resources(doc, "aws_efs_file_system") == []
+    assert resources(doc, "aws_efs_backup_policy") == []
+    assert one(data_sources(doc, "aws_efs_file_system"))["file_system_id"] == "fs-0abc"
+    assert resources(doc, "aws_efs_mount_target") == []  # the guide already made them
+    assert resources(doc, "aws_security_group") == []
+    assert one(resources(doc, "aws_vpc_security_group_ingress_rule"))["security_group_id"] == "sg-efs"
+    assert one(resources(doc, "aws_efs_access_point"))["file_system_id"] == ref(doc, "aws_efs_file_system", "id", data=True)
+
+
+def test_adopt_existing_with_mount_targets_and_access_point():
+    doc = synth_cache(existing_file_system_id="fs-0abc", create_mount_targets=True,
+                      existing_access_point_id="fsap-0123")
+    assert len(resources(doc, "aws_efs_mount_target")) == 2
+    assert resources(doc, "aws_efs_access_point") == []
+    assert one(data_sources(doc, "aws_efs_access_point"))["access_point_id"] == "fsap-0123"
+    assert one(resources(doc, "aws_security_group"))["name"] == "sabuho-paddleocr-models-efs"

@@ -1,0 +1,120 @@
+"""The app's stacks: backends per config, remote state between stacks, provider constraint, bootstrap."""
+
+import json
+
+import pytest
+
+from tests.synth import data_sources, load_stack, one, policy_statements, resources, settings, synth_app
+
+STACKS = ["bootstrap", "network", "model-cache"]
+
+
+def test_every_stack_is_synthesized(default_stacks):
+    assert sorted(p.name for p in default_stacks.iterdir()) == sorted(STACKS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_provider_constraint_admits_5_100_and_6(default_stacks, stack):
+    doc = load_stack(default_stacks, stack)
+    assert doc["terraform"]["required_providers"]["aws"]["version"] == ">= 5.100.0, < 7.0.0"
+
+
+def test_local_backend_by_default_with_portable_paths(default_stacks):
+    doc = load_stack(default_stacks, "model-cache")
+    assert doc["terraform"]["backend"] == {"local": {"path": "../../../terraform.model-cache.tfstate"}}
+    remote = one(data_sources(doc, "terraform_remote_state"))
+    assert remote["backend"] == "local"
+    assert remote["config"] == {"path": "../../../terraform.network.tfstate"}
+
+
+def test_s3_backend_has_key_per_stack_encryption_and_native_lock(s3_stacks):
+    for stack in ("network", "model-cache"):
+        backend = load_stack(s3_stacks, stack)["terraform"]["backend"]["s3"]
+        assert backend["bucket"] == "acme-tfstate"
+        assert backend["key"] == f"paddleocr-efs/{stack}.tfstate"
+        assert backend["region"] == "us-east-1"
+        assert backend["encrypt"] is True
+        assert backend["use_lockfile"] is True
+        assert "dynamodb_table" not in backend
+
+
+def test_s3_backend_optional_dynamodb_lock_table(tmp_path):
+    stacks = synth_app(tmp_path, settings(backend={"type": "s3", "bucket": "b", "dynamodb_table": "tf-locks"}))
+    assert load_stack(stacks, "network")["terraform"]["backend"]["s3"]["dynamodb_table"] == "tf-locks"
+
+
+def test_cross_stack_references_read_s3_remote_state(s3_stacks):
+    doc = load_stack(s3_stacks, "model-cache")
+    remote = one(data_sources(doc, "terraform_remote_state"))
+    assert remote["backend"] == "s3"
+    assert remote["config"]["bucket"] == "acme-tfstate"
+    assert remote["config"]["key"] == "paddleocr-efs/network.tfstate"
+    assert remote["config"]["region"] == "us-east-1"
+    # and the references go through it
+    fs_target = resources(doc, "aws_efs_mount_target")[0]
+    assert "data.terraform_remote_state.cross-stack-reference-input-network.outputs" in fs_target["subnet_id"]
+    network = load_stack(s3_stacks, "network")
+    assert any(k.startswith("cross-stack-output-") for k in network["output"])
+
+
+def test_bootstrap_state_is_always_local(s3_stacks):
+    assert "local" in load_stack(s3_stacks, "bootstrap")["terraform"]["backend"]
+
+
+def test_cloud_backend_one_workspace_per_stack(tmp_path):
+    stacks = synth_app(tmp_path, settings(backend={"type": "cloud", "organization": "acme"}))
+    cloud = load_stack(stacks, "network")["terraform"]["cloud"]
+    assert cloud["organization"] == "acme"
+    assert cloud["workspaces"] == {"name": "paddleocr-efs-network"}
+    assert load_stack(stacks, "model-cache")["terraform"]["cloud"]["workspaces"] == {"name": "paddleocr-efs-model-cache"}
+
+
+def test_model_cache_stack_grants_the_task_role_read_write(default_stacks):
+    doc = load_stack(default_stacks, "model-cache")
+    policy = one(resources(doc, "aws_iam_role_policy"))
+    assert policy["name"] == "model-cache-read-write"
+    assert "task-role" in policy["role"]
+
+
+def test_outputs_for_later_stacks_and_operators(default_stacks):
+    assert {"vpc_id", "private_subnet_ids", "task_security_group_id"} <= load_stack(default_stacks, "network")["output"].keys()
+    assert {"file_system_id", "file_system_arn", "access_point_id", "access_point_arn", "efs_security_group_id",
+            "task_role_arn", "execution_role_arn"} <= load_stack(default_stacks, "model-cache")["output"].keys()
+
+
+class TestStateBucket:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def doc(cls, s3_stacks):
+        return load_stack(s3_stacks, "bootstrap")
+
+    def test_named_from_backend_config(self, doc):
+        assert one(resources(doc, "aws_s3_bucket"))["bucket"] == "acme-tfstate"
+
+    def test_versioned(self, doc):
+        assert one(resources(doc, "aws_s3_bucket_versioning"))["versioning_configuration"] == {"status": "Enabled"}
+
+    def test_encrypted(self, doc):
+        rule = one(resources(doc, "aws_s3_bucket_server_side_encryption_configuration"))["rule"][0]
+        assert rule["apply_server_side_encryption_by_default"]["sse_algorithm"] == "aws:kms"
+
+    def test_public_access_blocked(self, doc):
+        block = one(resources(doc, "aws_s3_bucket_public_access_block"))
+        assert all(block[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
+                                              "restrict_public_buckets"))
+
+    def test_tls_only_policy(self, doc):
+        st = one(policy_statements(doc, one(resources(doc, "aws_s3_bucket_policy"))["policy"]))
+        assert st["effect"] == "Deny" and st["actions"] == ["s3:*"]
+        assert st["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
+
+
+def test_endpoint_setting_points_provider_and_backend_at_a_local_api(tmp_path):
+    s = settings(aws_endpoint="http://127.0.0.1:5000", backend={"type": "s3", "bucket": "b"})
+    stacks = synth_app(tmp_path, s)
+    doc = load_stack(stacks, "network")
+    provider = doc["provider"]["aws"][0]
+    assert provider["endpoints"][0]["efs"] == "http://127.0.0.1:5000"
+    assert provider["max_retries"] == 2
+    assert doc["terraform"]["backend"]["s3"]["endpoints"]["s3"] == "http://127.0.0.1:5000"
+    assert "endpoints" not in json.dumps(load_stack(synth_app(tmp_path / "d", settings()), "network")["provider"])
