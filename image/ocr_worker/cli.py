@@ -1,0 +1,136 @@
+"""ocr-worker warm | verify | lock | worker | serve. Settings come from the environment."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from ocr_worker import logs
+from ocr_worker.cache import EXIT_NOT_READY, CacheError, ModelCache
+from ocr_worker.engine import ModelsNotReady
+from ocr_worker.models import ModelLock, default_lock_path
+
+log = logging.getLogger("ocr_worker")
+EXIT_CONFIG = 2
+
+ENV_HELP = """environment:
+  PADDLE_PDX_CACHE_HOME   model cache home, the EFS mount (default /var/cache/paddlex)
+  OCR_MODEL_LOCK          the model lock file (default: models.lock.json beside the package)
+  OCR_MODEL_SOURCE        official | s3://bucket/prefix | https://host/path | file:///dir
+  OCR_LOCK_TIMEOUT        seconds warm waits for another warmer (default 900)
+  OCR_QUEUE_URL, OCR_OUTPUT_BUCKET, OCR_OUTPUT_PREFIX (default results/)
+  OCR_VISIBILITY_TIMEOUT (default 300), OCR_RETRY_DELAY (default 30)   worker only
+"""
+
+
+class ConfigError(Exception):
+    pass
+
+
+def env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None or value == "":
+        raise ConfigError(f"{name} is not set")
+    return value
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not an integer") from None
+
+
+def model_cache() -> ModelCache:
+    try:
+        lock = ModelLock.load(default_lock_path())
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return ModelCache(Path(env("PADDLE_PDX_CACHE_HOME", "/var/cache/paddlex")), lock,
+                      env("OCR_MODEL_SOURCE", "official"))
+
+
+def cmd_warm(args) -> int:
+    model_cache().warm(lock_timeout=env_int("OCR_LOCK_TIMEOUT", 900))
+    return 0
+
+
+def cmd_verify(args) -> int:
+    cache = model_cache()
+    problems = 0
+    for state in cache.states():
+        print(f"{state.name:32s} {state.state:8s} {state.size:>12,d} bytes {state.detail}".rstrip())
+        problems += state.state != "ready"
+    return 1 if problems else 0
+
+
+def cmd_lock(args) -> int:
+    cache = model_cache()
+    cache.pinned_lock().save(default_lock_path())
+    print(f"pinned {len(cache.lock.models)} models in {default_lock_path()}")
+    return 0
+
+
+def _engine():
+    from ocr_worker.engine import OcrEngine
+
+    return OcrEngine(model_cache())
+
+
+def cmd_worker(args) -> int:
+    from ocr_worker.worker import Worker, WorkerConfig
+
+    config = WorkerConfig(queue_url=env("OCR_QUEUE_URL"), output_bucket=env("OCR_OUTPUT_BUCKET"),
+                          output_prefix=env("OCR_OUTPUT_PREFIX", "results/"),
+                          visibility_timeout=env_int("OCR_VISIBILITY_TIMEOUT", 300),
+                          retry_delay=env_int("OCR_RETRY_DELAY", 30),
+                          wait_seconds=env_int("OCR_WAIT_SECONDS", 20))
+    worker = Worker(_engine(), config)
+    worker.install_signal_handlers()
+    worker.run()
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from ocr_worker.server import OcrServer
+
+    server = OcrServer((args.host, args.port), _engine)
+    log.info("listening", extra={"fields": {"host": args.host, "port": server.server_address[1]}})
+    server.serve_forever()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ocr-worker", description=__doc__, epilog=ENV_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("warm", help="make the shared model cache ready (once, however many run at once)")
+    sub.add_parser("verify", help="print each model's state; non-zero exit on any problem")
+    sub.add_parser("lock", help="pin the warmed cache's checksums into the lock file")
+    sub.add_parser("worker", help="process documents from the queue")
+    serve = sub.add_parser("serve", help="HTTP: /healthz, /readyz, POST /ocr")
+    serve.add_argument("--host", default=os.environ.get("OCR_HOST", "0.0.0.0"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("OCR_PORT", "8080")))
+    args = parser.parse_args(argv)
+    logs.setup(os.environ.get("LOG_LEVEL", "INFO"))
+    handler = {"warm": cmd_warm, "verify": cmd_verify, "lock": cmd_lock, "worker": cmd_worker,
+               "serve": cmd_serve}[args.command]
+    try:
+        return handler(args)
+    except ConfigError as error:
+        log.error(f"config error: {error}")
+        return EXIT_CONFIG
+    except CacheError as error:
+        log.error(str(error), extra={"fields": {"exit_code": error.code}})
+        return error.code
+    except ModelsNotReady as error:
+        log.error(str(error))
+        return EXIT_NOT_READY
+
+
+if __name__ == "__main__":
+    sys.exit(main())

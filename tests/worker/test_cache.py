@@ -1,0 +1,162 @@
+"""The shared model cache under real concurrent processes, kills, corruption and read-only mounts."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ocr_worker.cache import (EXIT_CHECKSUM, EXIT_LOCK_TIMEOUT, EXIT_READ_ONLY_MISSING, EXIT_SOURCE_UNREACHABLE,
+                              MANIFEST)
+from ocr_worker.models import ModelLock, ModelSpec
+from tests.worker.conftest import run_cli, worker_env
+
+pytestmark = pytest.mark.slow
+
+
+def lock_of(mirror):
+    return mirror / "models.lock.json"
+
+
+def test_cold_warm_publishes_every_model_with_a_manifest(tmp_path, mirror):
+    env = worker_env(tmp_path, lock_of(mirror), f"file://{mirror}")
+    result = run_cli("warm", env=env)
+    assert result.returncode == 0, result.stdout
+    for spec in ModelLock.load(lock_of(mirror)).models:
+        folder = tmp_path / "official_models" / spec.name
+        manifest = json.loads((folder / MANIFEST).read_text())
+        assert manifest["archive_sha256"] == spec.sha256
+        assert set(manifest["files"]) == {"inference.json", "inference.pdiparams", "inference.yml"}
+    assert not any((tmp_path / ".staging").iterdir())
+    second = run_cli("warm", env=env)
+    assert second.returncode == 0
+    assert f"Using cached models from {tmp_path / 'official_models'}" in second.stdout
+    assert "downloading" not in second.stdout
+
+
+def test_eight_concurrent_warmers_download_each_model_exactly_once(tmp_path, mirror, http_mirror):
+    server = http_mirror()
+    env = worker_env(tmp_path, lock_of(mirror), server.url)
+    procs = [subprocess.Popen([sys.executable, "-m", "ocr_worker", "warm"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(8)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, outputs
+    assert sorted(server.requests) == ["/PP-OCRv5_mobile_det_infer.tar", "/PP-OCRv5_mobile_rec_infer.tar"]
+    assert all("Using cached models from" in out for out in outputs)
+    verify = run_cli("verify", env=env)
+    assert verify.returncode == 0 and verify.stdout.count(" ready ") == 2
+
+
+def test_warmer_killed_mid_download_is_recovered_by_the_next(tmp_path, mirror, http_mirror):
+    slow = http_mirror(throttle=0.05)  # ~1.3 MB/s: the 16 MB recognizer takes seconds
+    env = worker_env(tmp_path, lock_of(mirror), slow.url)
+    victim = subprocess.Popen([sys.executable, "-m", "ocr_worker", "warm"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    staging = tmp_path / ".staging"
+    deadline = time.monotonic() + 120
+    while not any(p.name.endswith("_rec_infer.tar") and p.stat().st_size > 0 for p in staging.glob("*")) \
+            if staging.exists() else True:
+        assert time.monotonic() < deadline, "the warmer never started the second download"
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not (tmp_path / "official_models" / "PP-OCRv5_mobile_rec").exists()  # never half-published
+
+    fast = http_mirror()
+    result = run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), fast.url))
+    assert result.returncode == 0, result.stdout
+    assert "removing staging left by an interrupted warmer" in result.stdout
+    assert fast.requests == ["/PP-OCRv5_mobile_rec_infer.tar"]  # the detector was already published
+    assert run_cli("verify", env=env).returncode == 0
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete", "manifest"])
+def test_damaged_published_model_is_quarantined_and_fetched_again(tmp_path, mirror, damage):
+    env = worker_env(tmp_path, lock_of(mirror), f"file://{mirror}")
+    assert run_cli("warm", env=env).returncode == 0
+    folder = tmp_path / "official_models" / "PP-OCRv5_mobile_det"
+    params = folder / "inference.pdiparams"
+    if damage == "truncate":
+        os.truncate(params, params.stat().st_size // 2)
+    elif damage == "flip":
+        data = bytearray(params.read_bytes())
+        data[100] ^= 0xFF
+        params.write_bytes(bytes(data))
+    elif damage == "delete":
+        (folder / "inference.yml").unlink()
+    else:
+        (folder / MANIFEST).unlink()
+    verify = run_cli("verify", env=env)
+    assert verify.returncode == 1 and "corrupt" in verify.stdout
+    result = run_cli("warm", env=env)
+    assert result.returncode == 0, result.stdout
+    assert "quarantining PP-OCRv5_mobile_det" in result.stdout
+    assert len(list((tmp_path / ".quarantine").iterdir())) == 1
+    assert run_cli("verify", env=env).returncode == 0
+
+
+def test_half_written_folder_left_by_paddlex_is_not_trusted(tmp_path, mirror):
+    (tmp_path / "official_models" / "PP-OCRv5_mobile_rec").mkdir(parents=True)
+    (tmp_path / "official_models" / "PP-OCRv5_mobile_rec" / "inference.yml").write_text("")
+    result = run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), f"file://{mirror}"))
+    assert result.returncode == 0 and "quarantining PP-OCRv5_mobile_rec" in result.stdout
+
+
+def test_read_only_cache_with_a_model_missing(tmp_path, mirror):
+    """A real read-only mount (EROFS), as the worker container mounts the cache."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    env = worker_env(cache, lock_of(mirror), f"file://{mirror}")
+    script = (f"mount --bind {cache} {cache} && mount -o remount,ro,bind {cache} && "
+              f"exec {sys.executable} -m ocr_worker warm")
+    result = subprocess.run(["unshare", "--mount", "sh", "-c", script], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == EXIT_READ_ONLY_MISSING, result.stdout + result.stderr
+    assert "is read-only and these models are not ready: PP-OCRv5_mobile_det, PP-OCRv5_mobile_rec" in result.stdout
+
+
+def test_checksum_mismatch(tmp_path, mirror):
+    lock = ModelLock.load(lock_of(mirror))
+    bad = tmp_path / "bad.lock.json"
+    ModelLock((ModelSpec(lock.models[0].name, lock.models[0].role, "0" * 64, lock.models[0].size),)).save(bad)
+    result = run_cli("warm", env=worker_env(tmp_path / "c", bad, f"file://{mirror}"))
+    assert result.returncode == EXIT_CHECKSUM
+    assert "checksum mismatch" in result.stdout
+    assert not (tmp_path / "c" / "official_models" / lock.models[0].name).exists()
+
+
+def test_source_unreachable(tmp_path, mirror):
+    result = run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), "http://127.0.0.1:9"))
+    assert result.returncode == EXIT_SOURCE_UNREACHABLE
+    assert "model source unreachable" in result.stdout
+    assert len(result.stdout.strip().splitlines()[-1]) < 400
+
+
+def test_lock_timeout_when_another_warmer_holds_the_lock(tmp_path, mirror):
+    tmp_path.joinpath("official_models").mkdir()
+    fd = os.open(tmp_path / ".warm.lock", os.O_RDWR | os.O_CREAT)
+    holder = subprocess.Popen([sys.executable, "-c", f"import fcntl,os,time; fd=os.open({str(tmp_path / '.warm.lock')!r}, os.O_RDWR); "
+                               "fcntl.lockf(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), f"file://{mirror}", OCR_LOCK_TIMEOUT="1"))
+    finally:
+        holder.kill()
+        os.close(fd)
+    assert result.returncode == EXIT_LOCK_TIMEOUT
+    assert "for more than 1 s" in result.stdout
+
+
+def test_unpinned_entries_are_recorded_then_pinned_by_lock(tmp_path, mirror):
+    pinned = ModelLock.load(lock_of(mirror))
+    unpinned = tmp_path / "unpinned.lock.json"
+    ModelLock(tuple(ModelSpec(m.name, m.role) for m in pinned.models)).save(unpinned)
+    env = worker_env(tmp_path / "c", unpinned, f"file://{mirror}")
+    result = run_cli("warm", env=env)
+    assert result.returncode == 0 and "no checksum pinned" in result.stdout
+    assert run_cli("lock", env=env).returncode == 0
+    assert ModelLock.load(unpinned) == pinned
