@@ -62,6 +62,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(404, {"error": f"no such path: {self.path}"})
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BYTES:
+            # Drain a moderately oversized body so the client reads our answer, not a broken pipe.
+            remaining = length if length <= 4 * MAX_BYTES else 0
+            while remaining > 0 and (chunk := self.rfile.read(min(remaining, 1 << 20))):
+                remaining -= len(chunk)
             self.close_connection = True
             return self._reply(413, {"error": f"document is {length} bytes; the limit is {MAX_BYTES}"})
         data = self.rfile.read(length)

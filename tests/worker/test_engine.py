@@ -1,0 +1,81 @@
+"""Real PaddleOCR inference on real PP-OCRv5 weights, from the verified cache, with no network."""
+
+import subprocess
+import sys
+
+import pytest
+
+from ocr_worker.cache import ModelCache
+from ocr_worker.documents import DocumentError, kind_of, pages
+from ocr_worker.engine import ModelsNotReady, OcrEngine, text_of
+from ocr_worker.models import ModelLock
+from tests.worker.docs import INVOICE, PAGE_TWO, encode, text_image, two_page_pdf
+
+pytestmark = [pytest.mark.ocr, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def engine(warm_cache, mirror):
+    return OcrEngine(ModelCache(warm_cache, ModelLock.load(mirror / "models.lock.json")))
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "TIFF"])
+def test_reads_the_exact_text_of_an_image(engine, fmt):
+    result = engine.ocr_document(encode(text_image(INVOICE), fmt))
+    assert list(text_of(result)) == [INVOICE]
+    line = result["pages"][0]["lines"][0]
+    assert line["score"] > 0.9 and len(line["box"]) == 4
+    assert result["models"] == ["PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec"]
+
+
+def test_reads_a_two_page_pdf_page_by_page(engine):
+    result = engine.ocr_document(two_page_pdf())
+    assert [p["page"] for p in result["pages"]] == [1, 2]
+    assert [[line["text"] for line in p["lines"]] for p in result["pages"]] == [[INVOICE], [PAGE_TWO]]
+
+
+BAD_DOCUMENTS = {
+    "empty": (b"", "empty document"),
+    "not a document": (b"hello, world", "not a PNG, JPEG, TIFF or PDF"),
+    "truncated png": (encode(text_image("x"), "PNG")[:200], "unreadable image"),
+    "broken pdf": (b"%PDF-1.7\n garbage", "unreadable PDF"),
+}
+
+
+@pytest.mark.parametrize("data,message", BAD_DOCUMENTS.values(), ids=BAD_DOCUMENTS.keys())
+def test_bad_documents_raise_a_clear_error(data, message):
+    with pytest.raises(DocumentError, match=message):
+        list(pages(data))
+
+
+def test_size_limit():
+    with pytest.raises(DocumentError, match="the limit is"):
+        kind_of(b"%PDF-" + b"0" * (50 * 1024 * 1024))
+
+
+def test_engine_refuses_a_cold_cache(tmp_path, mirror):
+    with pytest.raises(ModelsNotReady, match="PP-OCRv5_mobile_det \\(missing\\)"):
+        OcrEngine(ModelCache(tmp_path, ModelLock.load(mirror / "models.lock.json")))
+
+
+def test_warm_start_makes_zero_network_calls(warm_cache, mirror, tmp_path):
+    image = tmp_path / "invoice.png"
+    image.write_bytes(encode(text_image(INVOICE), "PNG"))
+    code = f"""
+import socket, os
+def refuse(*args, **kwargs):
+    raise OSError("network call attempted: " + repr(args))
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.create_connection = refuse
+socket.getaddrinfo = refuse
+from pathlib import Path
+from ocr_worker.cache import ModelCache
+from ocr_worker.engine import OcrEngine, text_of
+from ocr_worker.models import ModelLock
+engine = OcrEngine(ModelCache(Path({str(warm_cache)!r}), ModelLock.load(Path({str(mirror / 'models.lock.json')!r}))))
+print(list(text_of(engine.ocr_document(Path({str(image)!r}).read_bytes()))))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == repr([INVOICE])
