@@ -46,6 +46,7 @@ scan: synth
 
 bench: setup
 	$(VENV)/bin/python tests/bench/bench_synth.py
+	$(VENV)/bin/python tests/bench/bench_worker.py
 
 golden: setup
 	UPDATE_GOLDEN=1 $(VENV)/bin/pytest tests/test_golden.py
