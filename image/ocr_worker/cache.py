@@ -16,6 +16,7 @@ matches the files.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -148,33 +149,28 @@ class ModelCache:
         probe = self.home if self.home.exists() else self.home.parent
         return os.access(probe, os.W_OK)
 
+    @contextlib.contextmanager
     def _exclusive(self, timeout: float):
-        cache = self
-
-        class _Lock:
-            def __enter__(self):
-                self.fd = os.open(cache.home / ".warm.lock", os.O_RDWR | os.O_CREAT, 0o644)
-                start = last_log = time.monotonic()
-                while True:
-                    try:
-                        fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        return self
-                    except OSError:
-                        now = time.monotonic()
-                        if now - start >= timeout:
-                            os.close(self.fd)
-                            raise CacheError(EXIT_LOCK_TIMEOUT, f"another warmer held {cache.home / '.warm.lock'} "
-                                                                f"for more than {timeout:.0f} s")
-                        if now - last_log >= 10:
-                            log.info("waiting for another warmer to finish (%.0f s)", now - start)
-                            last_log = now
-                        time.sleep(0.2)
-
-            def __exit__(self, *exc):
-                fcntl.lockf(self.fd, fcntl.LOCK_UN)
-                os.close(self.fd)
-
-        return _Lock()
+        path = self.home / ".warm.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            start = last_log = time.monotonic()
+            while True:
+                try:
+                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError:
+                    now = time.monotonic()
+                    if now - start >= timeout:
+                        raise CacheError(EXIT_LOCK_TIMEOUT,
+                                         f"another warmer held {path} for more than {timeout:.0f} s") from None
+                    if now - last_log >= 10:
+                        log.info("waiting for another warmer to finish (%.0f s)", now - start)
+                        last_log = now
+                    time.sleep(0.2)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
 
     def _clean_staging(self) -> None:
         # We hold the lock, so anything staged was left by a warmer that died.

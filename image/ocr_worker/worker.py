@@ -80,18 +80,20 @@ class Worker:
         try:
             for bucket, key in jobs_in(message["Body"]):
                 self.process(bucket, key, fields)
+            ok = True
         except Exception as error:  # leave the message: it is retried, then dead-lettered
             level = logging.WARNING if isinstance(error, (DocumentError, ValueError, KeyError)) else logging.ERROR
             log.log(level, "document failed; left for retry",
                     extra={"fields": {**fields, "error": f"{type(error).__name__}: {error}"}})
-            heartbeat.set()
-            self._retry_later(receipt)
-            return False
+            ok = False
         finally:
             heartbeat.set()
             keeper.join()
-        self.sqs.delete_message(QueueUrl=self.config.queue_url, ReceiptHandle=receipt)
-        return True
+        if ok:
+            self.sqs.delete_message(QueueUrl=self.config.queue_url, ReceiptHandle=receipt)
+        else:
+            self._retry_later(receipt)
+        return ok
 
     def process(self, bucket: str, key: str, fields: dict) -> None:
         fields = {**fields, "bucket": bucket, "key": key}
