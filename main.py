@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """PaddleOCR on ECS with a shared EFS model cache.
 
-Read top to bottom: config, then the state bucket, then network, then the model cache.
-Each is its own stack; later stacks read earlier ones through remote state.
+Read top to bottom: config, then the state bucket, then network, then the model cache, then the
+service. Each is its own stack; later stacks read earlier ones through remote state.
 """
 
 import sys
@@ -14,12 +14,14 @@ from constructs_lib.config import ConfigError, Settings, load_settings
 def build_app(settings: Settings, outdir: str | None = None):
     from cdktf import App
 
-    from constructs_lib.stacks import BootstrapStack, ModelCacheStack, NetworkStack
+    from constructs_lib.stacks import BootstrapStack, ModelCacheStack, NetworkStack, ServiceStack
 
     app = App(outdir=outdir) if outdir else App()
     BootstrapStack(app, "bootstrap", settings)
     network = NetworkStack(app, "network", settings)
-    ModelCacheStack(app, "model-cache", settings, network=network.network)
+    model_cache = ModelCacheStack(app, "model-cache", settings, network=network.network)
+    ServiceStack(app, "service", settings, network=network.network, model_cache=model_cache,
+                 image_dir=Path(__file__).with_name("image"))
     return app
 
 

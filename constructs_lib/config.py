@@ -174,10 +174,9 @@ class DocumentSettings:
 class ModelSettings:
     """Which models the warm-up container fetches, and from where."""
 
-    #: official (PaddleX hosts), or an ``s3://``, ``https://`` or ``file://`` mirror URL.
+    #: official (PaddleX hosts), or an ``s3://``, ``https://`` or ``file://`` mirror URL. The model
+    #: set itself is pinned in ``image/models.lock.json``.
     source: str = "official"
-    #: Language of the recognition model set (the guide's pipeline is Spanish).
-    lang: str = "es"
 
 
 @dataclass(frozen=True)

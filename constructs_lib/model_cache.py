@@ -141,6 +141,6 @@ class ModelCache(Construct):
         return self._grant(role, "model-cache-read-write", READ_ACTIONS + WRITE_ACTIONS)
 
     def _grant(self, role: IamRole, name: str, actions: Sequence[str]) -> IamRolePolicy:
-        return grant(role, name, [statement(
+        return grant(self, role, name, [statement(
             "ModelCacheViaAccessPoint", actions, [self.file_system_arn],
             conditions=[("StringEquals", "elasticfilesystem:AccessPointArn", [self.access_point_arn])])])

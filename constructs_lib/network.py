@@ -129,7 +129,7 @@ class Network(Construct):
                                    retention_in_days=retention_days)
         trust = service_trust_policy(self, "flow-log-trust", "vpc-flow-logs.amazonaws.com", account.account_id)
         role = IamRole(self, "flow-log-role", name=f"{name}-flow-logs", assume_role_policy=trust.json)
-        grant(role, "write-flow-logs", [statement(
+        grant(self, role, "write-flow-logs", [statement(
             "WriteFlowLogs",
             ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
             [group.arn, f"{group.arn}:*"])])

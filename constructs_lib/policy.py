@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Optional, Sequence
 
-from cdktf import TerraformStack
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
@@ -59,11 +58,13 @@ def service_trust_policy(scope: Construct, id: str, service: str, account_id: st
         "TrustService", ["sts:AssumeRole"], [], principals={"Service": [service]}, conditions=conditions)])
 
 
-def grant(role: IamRole, name: str, statements: Sequence[DataAwsIamPolicyDocumentStatement]) -> IamRolePolicy:
+def grant(scope: Construct, role: IamRole, name: str,
+          statements: Sequence[DataAwsIamPolicyDocumentStatement]) -> IamRolePolicy:
     """Attach ``statements`` to ``role`` as an inline policy named ``name``.
 
-    The policy lives in the role's stack, so a grant from another stack's resource becomes a
-    cross-stack reference that cdktf wires through remote state."""
-    scope = Construct(TerraformStack.of(role), f"{role.node.id}-{name}")
-    document = policy_document(scope, "document", statements)
-    return IamRolePolicy(scope, "policy", name=name, role=role.name, policy=document.json)
+    The policy lives under ``scope``, the construct that owns the resources it grants, so stacks
+    only ever depend on earlier stacks: a role from the model-cache stack granted access to the
+    service stack's queue gets that policy in the service stack."""
+    holder = Construct(scope, f"grant-{name}")
+    document = policy_document(holder, "document", statements)
+    return IamRolePolicy(holder, "policy", name=name, role=role.name, policy=document.json)

@@ -72,10 +72,6 @@ class SecureBucket(Construct):
         # Applying a policy while the public access block is being written races; order them.
         S3BucketPolicy(self, "policy", bucket=bucket.id, policy=tls_only.json, depends_on=[block])
 
-    def grant_read(self, role: IamRole, prefix: str, name: str) -> IamRolePolicy:
-        """GetObject on ``prefix*`` only."""
-        return grant(role, name, [statement("ReadPrefix", ["s3:GetObject"], [f"{self.bucket.arn}/{prefix}*"])])
-
     def grant_put(self, role: IamRole, prefix: str, name: str) -> IamRolePolicy:
         """PutObject on ``prefix*`` only."""
-        return grant(role, name, [statement("WritePrefix", ["s3:PutObject"], [f"{self.bucket.arn}/{prefix}*"])])
+        return grant(self, role, name, [statement("WritePrefix", ["s3:PutObject"], [f"{self.bucket.arn}/{prefix}*"])])

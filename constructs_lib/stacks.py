@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cdktf import TerraformOutput, TerraformStack
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from constructs import Construct
 
 from constructs_lib.backend import add_backend
 from constructs_lib.config import Settings
+from constructs_lib.documents import DocumentPipeline
 from constructs_lib.iam import TaskRoles
+from constructs_lib.image_repository import ImageRepository
 from constructs_lib.model_cache import ModelCache
+from constructs_lib.monitoring import Monitoring
 from constructs_lib.network import Network
 from constructs_lib.provider import add_aws_provider
+from constructs_lib.scaling import QueueScaling
 from constructs_lib.secure_bucket import SecureBucket
+from constructs_lib.service import OcrService
 
 
 class AppStack(TerraformStack):
@@ -67,3 +75,53 @@ class ModelCacheStack(AppStack):
         self.output("efs_security_group_id", self.cache.security_group_id, "Security group of the mount targets")
         self.output("task_role_arn", self.roles.task_role.arn, "Task role of the PaddleOCR tasks")
         self.output("execution_role_arn", self.roles.execution_role.arn, "Task execution role")
+
+
+class ServiceStack(AppStack):
+    """The image, the document pipeline, the ECS service on the model cache, scaling and alarms."""
+
+    def __init__(self, scope: Construct, name: str, settings: Settings, *, network: Network,
+                 model_cache: ModelCacheStack, image_dir: Path) -> None:
+        super().__init__(scope, name, settings)
+        account = DataAwsCallerIdentity(self, "account")
+        image = ImageRepository(self, "image", settings=settings.image, region=settings.region, context_dir=image_dir)
+        documents = DocumentPipeline(self, "documents", settings=settings.documents, name=self.resource_name,
+                                     account_id=account.account_id)
+        roles = model_cache.roles
+        documents.grant_process(roles.task_role)
+        environment = {
+            "AWS_REGION": settings.region,
+            "PADDLE_PDX_CACHE_HOME": settings.service.cache_mount_path,
+            "OCR_MODEL_SOURCE": settings.models.source,
+            "OCR_QUEUE_URL": documents.queue.url,
+            "OCR_OUTPUT_BUCKET": documents.output.bucket.bucket,
+            "OCR_OUTPUT_PREFIX": settings.documents.output_prefix,
+            "OCR_VISIBILITY_TIMEOUT": str(documents.visibility_timeout),
+        }
+        ocr = OcrService(self, "ocr", settings=settings, image_uri=image.image_uri,
+                         file_system_id=model_cache.cache.file_system_id,
+                         access_point_id=model_cache.cache.access_point_id, task_role=roles.task_role,
+                         execution_role=roles.execution_role, subnet_ids=network.private_subnet_ids,
+                         security_group_id=network.task_security_group.id, environment=environment,
+                         depends_on=[image.build] if image.build else None)
+        QueueScaling(self, "scaling", settings=settings.service, cluster_name=ocr.cluster.name,
+                     service_name=ocr.service.name, queue_name=documents.queue.name)
+        monitoring = Monitoring(self, "monitoring", name=self.resource_name, region=settings.region,
+                                cluster_name=ocr.cluster.name, service_name=ocr.service.name,
+                                queue_name=documents.queue.name, dlq_name=documents.dlq.name,
+                                file_system_id=model_cache.cache.file_system_id,
+                                throughput_mode=settings.model_cache.throughput_mode,
+                                alarm_email=settings.service.alarm_email)
+
+        self.output("cluster_name", ocr.cluster.name, "ECS cluster")
+        self.output("service_name", ocr.service.name, "ECS service")
+        self.output("task_definition_family", settings.service.family, "Task definition family")
+        self.output("log_group", ocr.log_group.name, "CloudWatch log group of both containers")
+        self.output("dashboard_name", monitoring.dashboard.dashboard_name, "CloudWatch dashboard")
+        self.output("alarm_topic_arn", monitoring.topic.arn, "SNS topic of the alarms")
+        self.output("image_uri", image.image_uri, "The image the task runs")
+        self.output("repository_url", image.repository.repository_url, "ECR repository")
+        self.output("input_bucket", documents.input_bucket_name, "Put documents under documents.input_prefix here")
+        self.output("output_bucket", documents.output.bucket.bucket, "Results are written here")
+        self.output("queue_url", documents.queue.url, "Jobs queue")
+        self.output("dlq_url", documents.dlq.url, "Dead-letter queue")

@@ -6,7 +6,7 @@ import pytest
 
 from tests.synth import data_sources, load_stack, one, policy_statements, resources, settings, synth_app
 
-STACKS = ["bootstrap", "network", "model-cache"]
+STACKS = ["bootstrap", "network", "model-cache", "service"]
 
 
 def test_every_stack_is_synthesized(default_stacks):

@@ -1,0 +1,71 @@
+"""The document pipeline: input bucket -> jobs queue (with a dead-letter queue) -> output bucket."""
+
+from __future__ import annotations
+
+import json
+
+from cdktf_cdktf_provider_aws.data_aws_s3_bucket import DataAwsS3Bucket
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification, S3BucketNotificationQueue
+from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
+from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
+from constructs import Construct
+
+from constructs_lib.config import DocumentSettings
+from constructs_lib.policy import grant, policy_document, statement
+from constructs_lib.secure_bucket import SecureBucket
+
+#: Added to the worst-case document time: receive, download, upload and delete.
+VISIBILITY_MARGIN_SECONDS = 120
+
+
+class DocumentPipeline(Construct):
+    """An input bucket (or an existing one) whose ObjectCreated events under ``input_prefix`` feed
+    an SSE-encrypted jobs queue; ``max_receive_count`` failures move a message to the DLQ. Results
+    go to a separate output bucket under ``output_prefix``."""
+
+    def __init__(self, scope: Construct, id: str, *, settings: DocumentSettings, name: str,
+                 account_id: str) -> None:
+        super().__init__(scope, id)
+        self.settings = settings
+        self.visibility_timeout = settings.max_document_seconds + VISIBILITY_MARGIN_SECONDS
+        if settings.existing_input_bucket:
+            existing = DataAwsS3Bucket(self, "input", bucket=settings.existing_input_bucket)
+            self.input_bucket_name, self.input_bucket_arn = existing.bucket, existing.arn
+        else:
+            created = SecureBucket(self, "input", bucket_prefix=f"{name}-in-")
+            self.input_bucket_name, self.input_bucket_arn = created.bucket.bucket, created.bucket.arn
+        self.output = SecureBucket(self, "output", bucket_prefix=f"{name}-out-")
+
+        self.dlq = SqsQueue(self, "dlq", name=f"{name}-jobs-dlq", sqs_managed_sse_enabled=True,
+                            message_retention_seconds=14 * 24 * 3600)
+        self.queue = SqsQueue(
+            self, "queue", name=f"{name}-jobs", sqs_managed_sse_enabled=True,
+            visibility_timeout_seconds=self.visibility_timeout,
+            message_retention_seconds=4 * 24 * 3600, receive_wait_time_seconds=20,
+            redrive_policy=json.dumps({"deadLetterTargetArn": self.dlq.arn,
+                                       "maxReceiveCount": settings.max_receive_count}))
+        from_bucket = policy_document(self, "queue-policy", [
+            statement("InputBucketNotifications", ["sqs:SendMessage"], [self.queue.arn],
+                      principals={"Service": ["s3.amazonaws.com"]},
+                      conditions=[("ArnEquals", "aws:SourceArn", [self.input_bucket_arn]),
+                                  ("StringEquals", "aws:SourceAccount", [account_id])]),
+            statement("DenyWithoutTls", ["sqs:*"], [self.queue.arn], effect="Deny", principals={"AWS": ["*"]},
+                      conditions=[("Bool", "aws:SecureTransport", ["false"])]),
+        ])
+        policy = SqsQueuePolicy(self, "queue-policy-attachment", queue_url=self.queue.url, policy=from_bucket.json)
+        S3BucketNotification(self, "notification", bucket=self.input_bucket_name, depends_on=[policy], queue=[
+            S3BucketNotificationQueue(queue_arn=self.queue.arn, events=["s3:ObjectCreated:*"],
+                                      filter_prefix=settings.input_prefix)])
+
+    def grant_process(self, role: IamRole) -> list[IamRolePolicy]:
+        """Exactly what the worker needs: consume the queue, read inputs, write results."""
+        return [
+            grant(self, role, "documents-queue", [statement(
+                "ConsumeJobs", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+                [self.queue.arn])]),
+            grant(self, role, "documents-read-input", [statement(
+                "ReadInput", ["s3:GetObject"], [f"{self.input_bucket_arn}/{self.settings.input_prefix}*"])]),
+            self.output.grant_put(role, self.settings.output_prefix, "documents-write-output"),
+        ]

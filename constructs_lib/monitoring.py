@@ -1,0 +1,94 @@
+"""Alarms to an SNS topic and a CloudWatch dashboard with the guide's EFS metrics."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
+    CloudwatchMetricAlarm,
+    CloudwatchMetricAlarmMetricQuery,
+    CloudwatchMetricAlarmMetricQueryMetric,
+)
+from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
+from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
+from constructs import Construct
+
+
+class Monitoring(Construct):
+    def __init__(self, scope: Construct, id: str, *, name: str, region: str, cluster_name: str, service_name: str,
+                 queue_name: str, dlq_name: str, file_system_id: str, throughput_mode: str,
+                 alarm_email: Optional[str] = None) -> None:
+        super().__init__(scope, id)
+        self.topic = SnsTopic(self, "alarms", name=f"{name}-alarms", kms_master_key_id="alias/aws/sns")
+        if alarm_email:
+            SnsTopicSubscription(self, "email", topic_arn=self.topic.arn, protocol="email", endpoint=alarm_email)
+        actions = [self.topic.arn]
+        service_dims = {"ClusterName": cluster_name, "ServiceName": service_name}
+
+        def alarm(id: str, description: str, namespace: str, metric: str, dimensions: dict, stat: str,
+                  operator: str, threshold: float, periods: int = 1) -> None:
+            CloudwatchMetricAlarm(
+                self, id, alarm_name=f"{name}-{id}", alarm_description=description, namespace=namespace,
+                metric_name=metric, dimensions=dimensions, statistic=stat, period=300, evaluation_periods=periods,
+                comparison_operator=operator, threshold=threshold, treat_missing_data="notBreaching",
+                alarm_actions=actions, ok_actions=actions)
+
+        alarm("dlq-not-empty", "Documents failed maxReceiveCount times and are in the dead-letter queue",
+              "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": dlq_name}, "Maximum",
+              "GreaterThanThreshold", 0)
+        alarm("efs-io-limit", "The model cache is near the generalPurpose I/O limit", "AWS/EFS", "PercentIOLimit",
+              {"FileSystemId": file_system_id}, "Maximum", "GreaterThanThreshold", 90, periods=3)
+        if throughput_mode == "bursting":
+            # About 1 TiB of credits: a few hours of full-speed task starts.
+            alarm("efs-burst-credits", "The model cache is running out of burst credits", "AWS/EFS",
+                  "BurstCreditBalance", {"FileSystemId": file_system_id}, "Minimum", "LessThanThreshold", 1e12)
+        CloudwatchMetricAlarm(
+            self, "tasks-below-desired", alarm_name=f"{name}-tasks-below-desired",
+            alarm_description="Fewer tasks run than the service wants (tasks failing to start?)",
+            comparison_operator="GreaterThanThreshold", threshold=0, evaluation_periods=3,
+            treat_missing_data="notBreaching", alarm_actions=actions, ok_actions=actions, metric_query=[
+                metric_query("desired", "ECS/ContainerInsights", "DesiredTaskCount", service_dims, "Average"),
+                metric_query("running", "ECS/ContainerInsights", "RunningTaskCount", service_dims, "Average"),
+                CloudwatchMetricAlarmMetricQuery(id="missing", return_data=True, label="Desired minus running tasks",
+                                                 expression="desired - running")])
+
+        efs = ["AWS/EFS"]
+        widgets = [
+            _widget("EFS client connections", region, [efs + ["ClientConnections", "FileSystemId", file_system_id]],
+                    "Sum"),
+            _widget("EFS data read (bytes)", region, [efs + ["DataReadIOBytes", "FileSystemId", file_system_id]],
+                    "Sum"),
+            _widget("EFS permitted vs metered throughput", region, [
+                efs + ["PermittedThroughput", "FileSystemId", file_system_id],
+                efs + ["MeteredIOBytes", "FileSystemId", file_system_id]], "Average"),
+            _widget("Queue depth and oldest message age", region, [
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue_name],
+                ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", queue_name],
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dlq_name]], "Maximum"),
+            _widget("Running tasks", region, [
+                ["ECS/ContainerInsights", "RunningTaskCount", "ClusterName", cluster_name, "ServiceName", service_name],
+                ["ECS/ContainerInsights", "DesiredTaskCount", "ClusterName", cluster_name, "ServiceName", service_name]],
+                "Average"),
+            _widget("CPU and memory (%)", region, [
+                ["AWS/ECS", "CPUUtilization", "ClusterName", cluster_name, "ServiceName", service_name],
+                ["AWS/ECS", "MemoryUtilization", "ClusterName", cluster_name, "ServiceName", service_name]],
+                "Average"),
+        ]
+        for i, widget in enumerate(widgets):
+            widget.update({"x": (i % 2) * 12, "y": (i // 2) * 6, "width": 12, "height": 6})
+        self.dashboard = CloudwatchDashboard(self, "dashboard", dashboard_name=name,
+                                             dashboard_body=json.dumps({"widgets": widgets}))
+
+
+def metric_query(id: str, namespace: str, name: str, dimensions: dict, stat: str,
+                 period: int = 300) -> CloudwatchMetricAlarmMetricQuery:
+    """One metric of a metric-math alarm."""
+    return CloudwatchMetricAlarmMetricQuery(id=id, return_data=False, metric=CloudwatchMetricAlarmMetricQueryMetric(
+        namespace=namespace, metric_name=name, dimensions=dimensions, period=period, stat=stat))
+
+
+def _widget(title: str, region: str, metrics: list, stat: str) -> dict:
+    return {"type": "metric", "properties": {"title": title, "region": region, "stat": stat, "period": 300,
+                                             "view": "timeSeries", "metrics": metrics}}

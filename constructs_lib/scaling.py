@@ -1,0 +1,72 @@
+"""Application Auto Scaling on queue backlog per task, from zero tasks and back to zero."""
+
+from __future__ import annotations
+
+from cdktf_cdktf_provider_aws.appautoscaling_policy import (
+    AppautoscalingPolicy,
+    AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment as StepAdjustment,
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetrics as Query,
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStat as Stat,
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetric as Metric,
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions as Dimension,
+)
+from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery
+
+from constructs_lib.monitoring import metric_query
+from constructs import Construct
+
+from constructs_lib.config import ServiceSettings
+
+
+def _metric(id: str, namespace: str, name: str, dimensions: dict, stat: str) -> Query:
+    return Query(id=id, return_data=False, metric_stat=Stat(stat=stat, metric=Metric(
+        namespace=namespace, metric_name=name, dimensions=[Dimension(name=k, value=v) for k, v in dimensions.items()])))
+
+
+class QueueScaling(Construct):
+    """Target tracking keeps visible messages per running task at ``backlog_per_task``.
+
+    Target tracking multiplies the current task count, so it can never leave zero: a step policy,
+    fired by an alarm "messages waiting and no task running", adds the first task. Scale-in is
+    target tracking's own, down to ``min_tasks`` (0 by default: an idle service costs nothing)."""
+
+    def __init__(self, scope: Construct, id: str, *, settings: ServiceSettings, cluster_name: str,
+                 service_name: str, queue_name: str) -> None:
+        super().__init__(scope, id)
+        self.target = AppautoscalingTarget(
+            self, "target", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
+            resource_id=f"service/{cluster_name}/{service_name}",
+            min_capacity=settings.min_tasks, max_capacity=settings.max_tasks)
+        where = {"resource_id": self.target.resource_id, "scalable_dimension": self.target.scalable_dimension,
+                 "service_namespace": self.target.service_namespace}
+        visible = _metric("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue_name},
+                          "Sum")
+        running = _metric("running", "ECS/ContainerInsights", "RunningTaskCount",
+                          {"ClusterName": cluster_name, "ServiceName": service_name}, "Average")
+
+        self.backlog_policy = AppautoscalingPolicy(
+            self, "backlog-per-task", name=f"{service_name}-backlog-per-task", policy_type="TargetTrackingScaling",
+            **where, target_tracking_scaling_policy_configuration={
+                "target_value": settings.backlog_per_task, "scale_out_cooldown": 60, "scale_in_cooldown": 300,
+                "customized_metric_specification": {"metrics": [
+                    visible, running,
+                    Query(id="backlog", label="Visible messages per running task", return_data=True,
+                          expression="visible / IF(running > 0, running, 1)")]}})
+
+        self.wake_policy = AppautoscalingPolicy(
+            self, "scale-from-zero", name=f"{service_name}-scale-from-zero", policy_type="StepScaling",
+            **where, step_scaling_policy_configuration={
+                "adjustment_type": "ChangeInCapacity", "cooldown": 60, "metric_aggregation_type": "Maximum",
+                "step_adjustment": [StepAdjustment(metric_interval_lower_bound="0", scaling_adjustment=1)]})
+        CloudwatchMetricAlarm(
+            self, "work-waiting", alarm_name=f"{service_name}-work-waiting-no-tasks",
+            alarm_description="Messages are waiting and no task runs: start the first task",
+            comparison_operator="GreaterThanOrEqualToThreshold", threshold=1, evaluation_periods=1,
+            treat_missing_data="notBreaching", alarm_actions=[self.wake_policy.arn], metric_query=[
+                metric_query("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue_name},
+                             "Sum", period=60),
+                metric_query("running", "ECS/ContainerInsights", "RunningTaskCount",
+                             {"ClusterName": cluster_name, "ServiceName": service_name}, "Average", period=60),
+                CloudwatchMetricAlarmMetricQuery(id="waiting", return_data=True, label="Work waiting with no task",
+                                                 expression="IF(FILL(running, 0) == 0 AND visible > 0, 1, 0)")])

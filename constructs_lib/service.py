@@ -1,0 +1,101 @@
+"""ECS on Fargate: the cluster, the task (warm-up container + OCR worker) and the service."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional, Sequence
+
+from cdktf import ITerraformDependable
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.ecs_cluster import EcsCluster, EcsClusterSetting
+from cdktf_cdktf_provider_aws.ecs_service import EcsService
+from cdktf_cdktf_provider_aws.ecs_task_definition import (
+    EcsTaskDefinition,
+    EcsTaskDefinitionVolume,
+    EcsTaskDefinitionVolumeEfsVolumeConfiguration,
+    EcsTaskDefinitionVolumeEfsVolumeConfigurationAuthorizationConfig,
+)
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from constructs import Construct
+
+from constructs_lib.config import Settings
+from constructs_lib.policy import grant, statement
+
+WARMER = "model-warmer"
+WORKER = "ocr-worker"
+CACHE_VOLUME = "model-cache"
+SCRATCH_VOLUME = "scratch"
+
+
+class OcrService(Construct):
+    """A Fargate service whose task runs ``model-warmer`` (fills the EFS cache, read-write, then
+    exits) and then ``ocr-worker`` (reads the cache read-only, read-only root file system).
+
+    The EFS volume always uses TLS and IAM authorization through the access point; both
+    containers run as the access point's uid:gid."""
+
+    def __init__(self, scope: Construct, id: str, *, settings: Settings, image_uri: str, file_system_id: str,
+                 access_point_id: str, task_role: IamRole, execution_role: IamRole, subnet_ids: Sequence[str],
+                 security_group_id: str, environment: dict[str, str],
+                 depends_on: Optional[Sequence[ITerraformDependable]] = None) -> None:
+        super().__init__(scope, id)
+        sv, cache = settings.service, settings.model_cache
+        self.cluster = EcsCluster(self, "cluster", name=sv.cluster_name,
+                                  setting=[EcsClusterSetting(name="containerInsights", value="enabled")])
+        self.log_group = CloudwatchLogGroup(self, "logs", name=settings.log_group,
+                                            retention_in_days=sv.log_retention_days)
+
+        def container(name: str, command: str, read_only_cache: bool, extra: dict) -> dict:
+            return {
+                "name": name, "image": image_uri, "command": [command],
+                "user": f"{cache.uid}:{cache.gid}",
+                "readonlyRootFilesystem": True,
+                "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+                "mountPoints": [
+                    {"sourceVolume": CACHE_VOLUME, "containerPath": sv.cache_mount_path, "readOnly": read_only_cache},
+                    {"sourceVolume": SCRATCH_VOLUME, "containerPath": "/tmp", "readOnly": False}],
+                "logConfiguration": {"logDriver": "awslogs", "options": {
+                    "awslogs-group": self.log_group.name, "awslogs-region": settings.region,
+                    "awslogs-stream-prefix": name}},
+                **extra,
+            }
+
+        containers = [
+            container(WARMER, "warm", read_only_cache=False, extra={"essential": False}),
+            container(WORKER, "worker", read_only_cache=True, extra={
+                "essential": True, "dependsOn": [{"containerName": WARMER, "condition": "SUCCESS"}]}),
+        ]
+        self.task_definition = EcsTaskDefinition(
+            self, "task", family=sv.family, requires_compatibilities=["FARGATE"], network_mode="awsvpc",
+            cpu=str(sv.cpu), memory=str(sv.memory), task_role_arn=task_role.arn,
+            execution_role_arn=execution_role.arn, container_definitions=json.dumps(containers),
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+            volume=[
+                EcsTaskDefinitionVolume(name=CACHE_VOLUME, efs_volume_configuration=(
+                    # With an access point the root directory is the access point's: none here.
+                    EcsTaskDefinitionVolumeEfsVolumeConfiguration(
+                        file_system_id=file_system_id, transit_encryption="ENABLED",
+                        authorization_config=EcsTaskDefinitionVolumeEfsVolumeConfigurationAuthorizationConfig(
+                            access_point_id=access_point_id, iam="ENABLED")))),
+                EcsTaskDefinitionVolume(name=SCRATCH_VOLUME),
+            ],
+            depends_on=depends_on)
+
+        if sv.enable_exec:
+            # The SSM channel actions have no resource-level permissions.
+            grant(self, task_role, "ecs-exec", [statement(
+                "EcsExec", ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+                            "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"], ["*"])])
+        self.service = EcsService(
+            self, "service", name=sv.service_name, cluster=self.cluster.arn,
+            task_definition=self.task_definition.arn, launch_type="FARGATE",
+            # EFS volumes need Fargate platform 1.4.0 or later.
+            platform_version=sv.platform_version,
+            desired_count=sv.min_tasks,
+            network_configuration={"subnets": list(subnet_ids), "security_groups": [security_group_id],
+                                   "assign_public_ip": False},
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
+            enable_execute_command=sv.enable_exec, propagate_tags="SERVICE",
+            # Autoscaling owns the task count after the first deploy.
+            lifecycle={"ignore_changes": ["desired_count"]})

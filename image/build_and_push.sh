@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Build this folder for linux/amd64, log in to the registry, push. The service stack's
+# terraform_data hook runs it with IMAGE_URI (registry/repository:tag), AWS_REGION and
+# CONTAINER_CLI (docker or podman). Set SKIP_ECR_LOGIN=1 for a registry that needs no login,
+# and PUSH_ARGS for extra push flags (e.g. --tls-verify=false for a local test registry).
+set -euo pipefail
+: "${IMAGE_URI:?IMAGE_URI is required (registry/repository:tag)}"
+cli="${CONTAINER_CLI:-docker}"
+registry="${IMAGE_URI%%/*}"
+cd "$(dirname "$0")"
+
+echo "building ${IMAGE_URI} with ${cli}"
+"${cli}" build --platform linux/amd64 ${BUILD_ARGS:-} -t "${IMAGE_URI}" .
+if [ -z "${SKIP_ECR_LOGIN:-}" ]; then
+  : "${AWS_REGION:?AWS_REGION is required for the ECR login}"
+  aws ecr get-login-password --region "${AWS_REGION}" | "${cli}" login --username AWS --password-stdin "${registry}"
+fi
+# shellcheck disable=SC2086  # PUSH_ARGS is a list of flags
+"${cli}" push ${PUSH_ARGS:-} "${IMAGE_URI}"
+echo "pushed ${IMAGE_URI}"
