@@ -1,0 +1,166 @@
+#!/usr/bin/env python
+"""moto's server, with the gaps that Terraform's AWS provider 5.100 runs into filled in.
+
+Never change the deployed configuration to suit moto: every fix is here, and each one says what
+moto 5.2.5 lacks or answers differently from AWS. Usage: moto_launcher.py HOST PORT CERT KEY
+"""
+
+import json
+import sys
+
+
+def fill_gaps() -> None:
+    _efs_backup_and_policy_calls()
+    _s3_bucket_policy_conditions()
+    _application_autoscaling_tags()
+    _sqs_compact_redrive_policy()
+    _ecs_availability_zone_rebalancing()
+    _ec2_referenced_group_rule_description()
+
+
+def _sqs_compact_redrive_policy() -> None:
+    """SQS returns RedrivePolicy as spaced JSON; AWS returns it compact, as the provider expects."""
+    from moto.sqs.models import Queue
+
+    spaced = Queue.attributes.fget
+
+    def attributes(self):
+        result = spaced(self)
+        if "RedrivePolicy" in result:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    Queue.attributes = property(attributes)
+
+
+def _ecs_availability_zone_rebalancing() -> None:
+    """ECS drops availabilityZoneRebalancing at create (and update); AWS keeps and returns it."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    def keeping(original):
+        def handler(self):
+            result = original(self)
+            value = self._get_param("availabilityZoneRebalancing")
+            if value:
+                result.result["service"].availability_zone_rebalancing = value
+            return result
+        return handler
+
+    EC2ContainerServiceResponse.create_service = keeping(EC2ContainerServiceResponse.create_service)
+    EC2ContainerServiceResponse.update_service = keeping(EC2ContainerServiceResponse.update_service)
+
+
+def _application_autoscaling_tags() -> None:
+    """Application Auto Scaling ListTagsForResource, TagResource and UntagResource are missing."""
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+
+    tags: dict[str, dict[str, str]] = {}
+
+    def list_tags_for_resource(self):
+        return json.dumps({"Tags": tags.get(self._get_param("ResourceARN"), {})})
+
+    def tag_resource(self):
+        tags.setdefault(self._get_param("ResourceARN"), {}).update(self._get_param("Tags") or {})
+        return "{}"
+
+    def untag_resource(self):
+        for key in self._get_param("TagKeys") or []:
+            tags.get(self._get_param("ResourceARN"), {}).pop(key, None)
+        return "{}"
+
+    register = ApplicationAutoScalingResponse.register_scalable_target
+
+    def register_scalable_target(self):
+        body = register(self)  # tags given at registration are kept, as AWS does
+        tags.setdefault(json.loads(body)["ScalableTargetARN"], {}).update(self._get_param("Tags") or {})
+        return body
+
+    ApplicationAutoScalingResponse.register_scalable_target = register_scalable_target
+    ApplicationAutoScalingResponse.list_tags_for_resource = list_tags_for_resource
+    ApplicationAutoScalingResponse.tag_resource = tag_resource
+    ApplicationAutoScalingResponse.untag_resource = untag_resource
+
+
+def _s3_bucket_policy_conditions() -> None:
+    """moto applies bucket-policy statements without their conditions, so a TLS-only Deny denies
+    every request. This server really serves TLS: evaluate aws:SecureTransport as true, and skip a
+    statement with any condition moto cannot evaluate (AWS would evaluate it; moto cannot)."""
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def condition_holds(condition: dict) -> bool:
+        for test, pairs in condition.items():
+            for key, values in pairs.items():
+                values = [str(v).lower() for v in (values if isinstance(values, list) else [values])]
+                if not (test == "Bool" and key == "aws:SecureTransport" and "true" in values):
+                    return False
+        return True
+
+    def get_permission(self, action: str, resource: str):
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        statements = json.loads(self.policy)["Statement"]
+        permitted = False
+        for st in statements if isinstance(statements, list) else [statements]:
+            if "Condition" in st:
+                if not condition_holds(st["Condition"]):
+                    continue
+                st = {k: v for k, v in st.items() if k != "Condition"}
+            result = IAMPolicyStatement(st).is_action_permitted(action, resource)
+            if result == PermissionResult.DENIED:
+                return result
+            permitted |= result == PermissionResult.PERMITTED
+        return PermissionResult.PERMITTED if permitted else PermissionResult.NEUTRAL
+
+    FakeBucket.get_permission = get_permission
+
+
+def _efs_backup_and_policy_calls() -> None:
+    """EFS PutBackupPolicy and DeleteFileSystemPolicy are not implemented, and DescribeBackupPolicy
+    answers 'not found' where AWS answers status DISABLED."""
+    from moto.efs.responses import EFSResponse
+
+    def file_system(self):
+        file_system_id = self._get_param("FileSystemId")
+        self.efs_backend.describe_file_systems(file_system_id=file_system_id)  # FileSystemNotFound if unknown
+        return self.efs_backend.file_systems_by_id[file_system_id]
+
+    def backup_policy(fs) -> str:
+        return json.dumps({"BackupPolicy": {"Status": "ENABLED" if fs._backup else "DISABLED"}})
+
+    def put_backup_policy(self):
+        fs = file_system(self)
+        fs._backup = json.loads(self.body)["BackupPolicy"]["Status"] == "ENABLED"
+        return backup_policy(fs), {"Content-Type": "application/json"}
+
+    def describe_backup_policy(self):
+        return backup_policy(file_system(self)), {"Content-Type": "application/json"}
+
+    def delete_file_system_policy(self):
+        file_system(self).file_system_policy = None
+        return "{}", {"Content-Type": "application/json"}
+
+    EFSResponse.put_backup_policy = put_backup_policy
+    EFSResponse.describe_backup_policy = describe_backup_policy
+    EFSResponse.delete_file_system_policy = delete_file_system_policy
+
+
+def _ec2_referenced_group_rule_description() -> None:
+    """EC2 drops the description of a rule that references another security group: moto keeps it
+    with the group reference but reports only a CIDR range's description."""
+    from moto.ec2.models.security_groups import SecurityGroupRule
+
+    SecurityGroupRule.description = property(
+        lambda self: self.ip_range.get("Description") or (self.source_group or {}).get("Description"))
+
+
+def main() -> None:
+    host, port, cert, key = sys.argv[1:5]
+    fill_gaps()
+    from moto.server import main as moto_main
+
+    moto_main(["-H", host, "-p", port, "-c", cert, "-k", key])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""Deploy every stack with `npx cdktf deploy` against a real moto server, check what AWS holds,
+plan again (no changes), race the state lock, and destroy everything.
+
+The stacks run on the S3 backend in moto with S3-native locking, so every cross-stack reference
+goes through terraform_remote_state. moto serves real TLS with a certificate made here, so the
+TLS-only bucket and file system policies hold as they do on AWS.
+"""
+
+import json
+import os
+import subprocess
+import time
+
+import boto3
+import pytest
+
+from tests.e2e.harness import MotoServer, project_copy, run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.moto, pytest.mark.terraform, pytest.mark.slow]
+
+STACKS = ["network", "model-cache", "service"]
+IMAGE_URI = "127.0.0.1:5000/ocr-worker:e2e"
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, terraform_env):
+    folder = tmp_path_factory.mktemp("e2e")
+    moto = MotoServer(folder)
+    project = project_copy(folder / "project")
+    config = folder / "e2e.json"
+    config.write_text(json.dumps({"aws_endpoint": moto.endpoint, "backend": {"type": "s3", "bucket": "e2e-tfstate"},
+                                  "image": {"build": False, "image_uri": IMAGE_URI}}))
+    env = {**terraform_env, **moto.env(), "PADDLEOCR_EFS_CONFIG": str(config), "CI": "1"}
+    env.pop("AWS_ENDPOINT_URL")  # terraform must take its endpoints from the config, not the environment
+    clients = {name: boto3.client(name, endpoint_url=moto.endpoint, verify=str(moto.cert), region_name="us-east-1",
+                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+               for name in ("efs", "ec2", "iam", "ecs", "sqs", "s3", "cloudwatch", "application-autoscaling")}
+    # Offline, `providers lock` cannot reach the registry: the mirror's provider is used as is.
+    deploy = ["npx", "cdktf", "deploy", "--auto-approve", "--skip-provider-lock", "--ignore-missing-stack-dependencies"]
+    run(deploy[:3] + ["bootstrap"] + deploy[3:], project, env)
+    for stack in STACKS:
+        run(deploy[:3] + [stack] + deploy[3:], project, env)
+    yield {"project": project, "env": env, "aws": clients, "moto": moto}
+    moto.stop()
+
+
+def stack_dir(deployment, stack):
+    return deployment["project"] / "cdktf.out" / "stacks" / stack
+
+
+def test_file_system_mount_targets_and_access_point(deployment):
+    efs = deployment["aws"]["efs"]
+    [fs] = efs.describe_file_systems()["FileSystems"]
+    assert fs["Encrypted"] and fs["ThroughputMode"] == "elastic" and fs["PerformanceMode"] == "generalPurpose"
+    assert fs["Name"] == "sabuho-paddleocr-models"
+    targets = efs.describe_mount_targets(FileSystemId=fs["FileSystemId"])["MountTargets"]
+    assert len(targets) == 2 and len({t["SubnetId"] for t in targets}) == 2
+    [ap] = efs.describe_access_points(FileSystemId=fs["FileSystemId"])["AccessPoints"]
+    assert ap["PosixUser"] == {"Uid": 1000, "Gid": 1000}
+    assert ap["RootDirectory"]["Path"] == "/paddleocr-models"
+    assert ap["RootDirectory"]["CreationInfo"] == {"OwnerUid": 1000, "OwnerGid": 1000, "Permissions": "0755"}
+    assert efs.describe_backup_policy(FileSystemId=fs["FileSystemId"])["BackupPolicy"]["Status"] == "ENABLED"
+
+
+def test_file_system_policy(deployment):
+    efs = deployment["aws"]["efs"]
+    [fs] = efs.describe_file_systems()["FileSystems"]
+    policy = json.loads(efs.describe_file_system_policy(FileSystemId=fs["FileSystemId"])["Policy"])
+    sids = {s["Sid"]: s for s in policy["Statement"]}
+    assert sids["DenyWithoutTls"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert sids["DenyOutsideAccessPoint"]["Effect"] == "Deny"
+
+
+def test_security_group_rules(deployment):
+    ec2 = deployment["aws"]["ec2"]
+    groups = {g["GroupName"]: g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]}
+    tasks, efs = groups["sabuho-paddleocr-tasks"], groups["sabuho-paddleocr-models-efs"]
+    rules = ec2.describe_security_group_rules()["SecurityGroupRules"]
+    efs_in = [r for r in rules if r["GroupId"] == efs and not r["IsEgress"]]
+    assert [(r["FromPort"], r["ReferencedGroupInfo"]["GroupId"], r.get("CidrIpv4")) for r in efs_in] == [(2049, tasks, None)]
+    task_out = sorted((r["FromPort"], r.get("CidrIpv4") or r["ReferencedGroupInfo"]["GroupId"])
+                      for r in rules if r["GroupId"] == tasks and r["IsEgress"])
+    assert task_out == [(443, "0.0.0.0/0"), (2049, efs)]
+
+
+def test_roles_and_policies(deployment):
+    iam = deployment["aws"]["iam"]
+    trust = iam.get_role(RoleName="sabuho-processor-task-role")["Role"]["AssumeRolePolicyDocument"]
+    [st] = trust["Statement"]
+    assert st["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    assert "aws:SourceAccount" in st["Condition"]["StringEquals"]
+    names = set(iam.list_role_policies(RoleName="sabuho-processor-task-role")["PolicyNames"])
+    assert names == {"model-cache-read-write", "documents-queue", "documents-read-input", "documents-write-output"}
+    efs_policy = iam.get_role_policy(RoleName="sabuho-processor-task-role", PolicyName="model-cache-read-write")
+    [grant] = efs_policy["PolicyDocument"]["Statement"]
+    assert sorted(grant["Action"]) == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+    assert "elasticfilesystem:AccessPointArn" in grant["Condition"]["StringEquals"]
+    attached = iam.list_attached_role_policies(RoleName="sabuho-processor-execution-role")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AmazonECSTaskExecutionRolePolicy"]
+
+
+def test_task_definition_and_service(deployment):
+    ecs = deployment["aws"]["ecs"]
+    task = ecs.describe_task_definition(taskDefinition="sabuho-processor")["taskDefinition"]
+    containers = {c["name"]: c for c in task["containerDefinitions"]}
+    assert containers["ocr-worker"]["dependsOn"] == [{"containerName": "model-warmer", "condition": "SUCCESS"}]
+    assert {m["containerPath"]: m["readOnly"] for m in containers["ocr-worker"]["mountPoints"]}[
+        "/var/cache/paddlex"] is True
+    assert all(c["image"] == IMAGE_URI and c["user"] == "1000:1000" for c in containers.values())
+    volume = next(v for v in task["volumes"] if v["name"] == "model-cache")["efsVolumeConfiguration"]
+    assert volume["transitEncryption"] == "ENABLED" and volume["authorizationConfig"]["iam"] == "ENABLED"
+    [service] = ecs.describe_services(cluster="sabuho-cluster", services=["sabuho-processor-service"])["services"]
+    assert service["status"] == "ACTIVE" and service["launchType"] == "FARGATE"
+    assert service["platformVersion"] == "1.4.0"
+
+
+def test_queue_and_dlq(deployment):
+    sqs = deployment["aws"]["sqs"]
+    url = sqs.get_queue_url(QueueName="sabuho-paddleocr-jobs")["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == 3
+    assert attrs["SqsManagedSseEnabled"] == "true" and attrs["VisibilityTimeout"] == "720"
+    assert sqs.get_queue_url(QueueName="sabuho-paddleocr-jobs-dlq")["QueueUrl"]
+
+
+def test_alarms_dashboard_and_scaling(deployment):
+    cloudwatch = deployment["aws"]["cloudwatch"]
+    alarms = {a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]}
+    assert {"sabuho-paddleocr-dlq-not-empty", "sabuho-paddleocr-efs-io-limit", "sabuho-paddleocr-tasks-below-desired",
+            "sabuho-processor-service-work-waiting-no-tasks"} <= alarms
+    assert [d["DashboardName"] for d in cloudwatch.list_dashboards()["DashboardEntries"]] == ["sabuho-paddleocr"]
+    scaling = deployment["aws"]["application-autoscaling"]
+    [target] = scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 10)
+
+
+def test_every_stack_converges(deployment):
+    for stack in ["bootstrap"] + STACKS:
+        result = run(["terraform", "plan", "-detailed-exitcode", "-input=false", "-no-color"],
+                     stack_dir(deployment, stack), deployment["env"], check=False)
+        assert result.returncode == 0, f"{stack} plans changes after deploy:\n{result.stdout[-4000:]}"
+
+
+def test_state_lock_refuses_a_second_concurrent_apply(deployment):
+    cwd = stack_dir(deployment, "network")
+    holder = subprocess.Popen(["terraform", "console"], cwd=cwd, env=deployment["env"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        s3 = deployment["aws"]["s3"]
+        deadline = time.monotonic() + 60
+        while "Contents" not in s3.list_objects_v2(Bucket="e2e-tfstate", Prefix="paddleocr-efs/network.tfstate.tflock"):
+            assert time.monotonic() < deadline and holder.poll() is None, "terraform console never took the lock"
+            time.sleep(0.2)
+        second = run(["terraform", "apply", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=0s"], cwd,
+                     deployment["env"], check=False)
+        assert second.returncode != 0
+        assert "Error acquiring the state lock" in second.stdout + second.stderr
+    finally:
+        holder.communicate("exit\n", timeout=60)
+
+
+def test_destroy_in_reverse_order_leaves_nothing(deployment):
+    destroy = ["npx", "cdktf", "destroy", "--auto-approve", "--ignore-missing-stack-dependencies"]
+    for stack in reversed(STACKS):
+        run(destroy[:3] + [stack] + destroy[3:], deployment["project"], deployment["env"])
+    aws = deployment["aws"]
+    assert aws["efs"].describe_file_systems()["FileSystems"] == []
+    assert aws["efs"].describe_access_points()["AccessPoints"] == []
+    assert aws["ecs"].list_task_definitions(familyPrefix="sabuho-processor", status="ACTIVE")["taskDefinitionArns"] == []
+    assert [c for c in aws["ecs"].describe_clusters(clusters=["sabuho-cluster"])["clusters"] if c["status"] == "ACTIVE"] == []
+    assert aws["sqs"].list_queues().get("QueueUrls", []) == []
+    assert [v for v in aws["ec2"].describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
+    assert aws["cloudwatch"].describe_alarms()["MetricAlarms"] == []
+    assert aws["cloudwatch"].list_dashboards()["DashboardEntries"] == []
+    roles = {r["RoleName"] for r in aws["iam"].list_roles()["Roles"]}
+    assert not roles & {"sabuho-processor-task-role", "sabuho-processor-execution-role", "sabuho-paddleocr-flow-logs"}
+    buckets = {b["Name"] for b in aws["s3"].list_buckets()["Buckets"]}
+    assert buckets == {"e2e-tfstate"}  # only the state bucket, which the bootstrap stack keeps
