@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -197,8 +198,6 @@ def test_podman_is_selectable(tmp_path):
 
 
 def test_hook_trigger_changes_if_and_only_if_a_file_in_image_changes(tmp_path):
-    from pathlib import Path
-
     context = tmp_path / "image"
     shutil.copytree(Path(__file__).resolve().parent.parent / "image", context,
                     ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))

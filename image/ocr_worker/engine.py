@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from typing import Iterable
 
@@ -24,7 +25,10 @@ class OcrEngine:
                                  ", ".join(f"{s.name} ({s.state})" for s in not_ready) + "; run `warm` first")
         # PaddleX probes its model hosts on start even when every model is present.
         os.environ["PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK"] = "True"
-        os.environ.setdefault("PADDLE_PDX_CACHE_HOME", str(cache.home))
+        # PaddleX writes temp files, locks and caches under its cache home, but the worker mounts
+        # the shared cache read-only and passes every model as an explicit folder: give PaddleX a
+        # private, writable home instead.
+        os.environ["PADDLE_PDX_CACHE_HOME"] = tempfile.mkdtemp(prefix="paddlex-home-")
         from paddleocr import PaddleOCR
 
         roles = cache.lock.by_role()

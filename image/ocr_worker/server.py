@@ -75,5 +75,5 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.ocr_lock:
                 result = self.server.engine.ocr_document(data)
         except DocumentError as error:
-            return self._reply(400 if "limit" not in str(error) else 413, {"error": str(error)})
+            return self._reply(400, {"error": str(error)})
         self._reply(200, result)

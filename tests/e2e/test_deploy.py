@@ -7,7 +7,6 @@ TLS-only bucket and file system policies hold as they do on AWS.
 """
 
 import json
-import os
 import subprocess
 import time
 

@@ -79,3 +79,19 @@ print(list(text_of(engine.ocr_document(Path({str(image)!r}).read_bytes()))))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == repr([INVOICE])
+
+
+def test_engine_runs_on_a_read_only_cache(warm_cache, mirror, tmp_path):
+    """The worker container mounts the cache read-only: a real read-only bind mount here."""
+    image = tmp_path / "invoice.png"
+    image.write_bytes(encode(text_image(INVOICE), "PNG"))
+    code = (f"from pathlib import Path; from ocr_worker.cache import ModelCache; "
+            f"from ocr_worker.engine import OcrEngine, text_of; from ocr_worker.models import ModelLock; "
+            f"e = OcrEngine(ModelCache(Path({str(warm_cache)!r}), ModelLock.load(Path({str(mirror / 'models.lock.json')!r})))); "
+            f"print(list(text_of(e.ocr_document(Path({str(image)!r}).read_bytes()))))")
+    script = (f"mount --bind {warm_cache} {warm_cache} && mount -o remount,ro,bind {warm_cache} && "
+              f"exec {sys.executable} -c \"$0\"")
+    result = subprocess.run(["unshare", "--mount", "sh", "-c", script, code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == repr([INVOICE])
