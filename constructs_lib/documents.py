@@ -13,7 +13,7 @@ from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
 from constructs_lib.config import DocumentSettings
-from constructs_lib.policy import grant, policy_document, statement
+from constructs_lib.policy import deny_without_tls, grant, policy_document, statement
 from constructs_lib.secure_bucket import SecureBucket
 
 #: Added to the worst-case document time: receive, download, upload and delete.
@@ -51,8 +51,7 @@ class DocumentPipeline(Construct):
                       principals={"Service": ["s3.amazonaws.com"]},
                       conditions=[("ArnEquals", "aws:SourceArn", [self.input_bucket_arn]),
                                   ("StringEquals", "aws:SourceAccount", [account_id])]),
-            statement("DenyWithoutTls", ["sqs:*"], [self.queue.arn], effect="Deny", principals={"AWS": ["*"]},
-                      conditions=[("Bool", "aws:SecureTransport", ["false"])]),
+            deny_without_tls(["sqs:*"], [self.queue.arn]),
         ])
         policy = SqsQueuePolicy(self, "queue-policy-attachment", queue_url=self.queue.url, policy=from_bucket.json)
         S3BucketNotification(self, "notification", bucket=self.input_bucket_name, depends_on=[policy], queue=[

@@ -24,7 +24,7 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from constructs_lib.config import ModelCacheSettings
-from constructs_lib.policy import grant, policy_document, statement
+from constructs_lib.policy import deny_without_tls, grant, policy_document, statement
 
 NFS = 2049
 
@@ -104,8 +104,7 @@ class ModelCache(Construct):
 
         if settings.manage_policy:
             document = policy_document(self, "policy-document", [
-                statement("DenyWithoutTls", ["*"], [fs.arn], effect="Deny", principals={"AWS": ["*"]},
-                          conditions=[("Bool", "aws:SecureTransport", ["false"])]),
+                deny_without_tls(["*"], [fs.arn]),
                 statement("DenyOutsideAccessPoint", CLIENT_ACTIONS, [fs.arn], effect="Deny",
                           principals={"AWS": ["*"]},
                           conditions=[("StringNotEquals", "elasticfilesystem:AccessPointArn", [ap.arn])]),

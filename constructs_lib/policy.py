@@ -43,6 +43,12 @@ def statement(
     )
 
 
+def deny_without_tls(actions: Iterable[str], resources: Iterable[str]) -> DataAwsIamPolicyDocumentStatement:
+    """The resource-policy statement that refuses every request not made over TLS."""
+    return statement("DenyWithoutTls", actions, resources, effect="Deny", principals={"AWS": ["*"]},
+                     conditions=[("Bool", "aws:SecureTransport", ["false"])])
+
+
 def policy_document(scope: Construct, id: str,
                     statements: Sequence[DataAwsIamPolicyDocumentStatement]) -> DataAwsIamPolicyDocument:
     return DataAwsIamPolicyDocument(scope, id, statement=list(statements))

@@ -31,7 +31,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from constructs import Construct
 
-from constructs_lib.policy import grant, policy_document, statement
+from constructs_lib.policy import deny_without_tls, grant, policy_document, statement
 
 
 class SecureBucket(Construct):
@@ -66,9 +66,7 @@ class SecureBucket(Construct):
                     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days)],
                 abort_incomplete_multipart_upload=[
                     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)])])
-        tls_only = policy_document(self, "tls-only", [statement(
-            "DenyWithoutTls", ["s3:*"], [bucket.arn, f"{bucket.arn}/*"], effect="Deny",
-            principals={"AWS": ["*"]}, conditions=[("Bool", "aws:SecureTransport", ["false"])])])
+        tls_only = policy_document(self, "tls-only", [deny_without_tls(["s3:*"], [bucket.arn, f"{bucket.arn}/*"])])
         # Applying a policy while the public access block is being written races; order them.
         S3BucketPolicy(self, "policy", bucket=bucket.id, policy=tls_only.json, depends_on=[block])
 
