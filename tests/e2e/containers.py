@@ -4,6 +4,7 @@ and a stand-in for python:3.11-slim made with debootstrap (no image registry is 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -70,3 +71,24 @@ class Registry:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
+
+
+BUSYBOX_IMAGE = "localhost/busybox-base:latest"
+
+
+def make_busybox_image(env: dict, folder: Path) -> str:
+    """A few-MB base image from Debian's busybox-static: a shell and coreutils, nothing else."""
+    if podman(env, "image", "exists", BUSYBOX_IMAGE, check=False).returncode == 0:
+        return BUSYBOX_IMAGE
+    rootfs = folder / "busybox-rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    (rootfs / "tmp").mkdir(mode=0o1777)
+    os.chmod(rootfs / "tmp", 0o1777)
+    shutil.copy2("/bin/busybox", rootfs / "bin/busybox")
+    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for applet in applets:
+        if applet != "busybox":
+            (rootfs / "bin" / applet).symlink_to("busybox")
+    subprocess.run(f"tar -C {rootfs} -c . | podman import --change 'ENV PATH=/bin' - {BUSYBOX_IMAGE}", shell=True,
+                   env=env, check=True, capture_output=True, timeout=300)
+    return BUSYBOX_IMAGE
