@@ -12,9 +12,25 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(SCAN_VENV)/bin:$(PATH)
 
-.PHONY: setup synth test test-fast scan bench golden clean
+# The container tests build, push and run images without a Docker engine (README: Prerequisites).
+CONTAINER_PACKAGES := podman buildah catatonit debootstrap docker-registry runc openssl busybox-static
+
+.PHONY: setup container-tools synth test test-fast scan bench golden run-task clean
 
 setup: $(VENV)/.installed node_modules/.installed $(SCAN_VENV)/.installed
+
+# Installs the Debian packages when it can (root with apt-get, as in CI); otherwise stops at once
+# with one line naming them.
+container-tools:
+	@missing=$$(for p in $(CONTAINER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done | xargs); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $$missing"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "make test: missing packages: $$missing; install them with: sudo apt-get install $$missing" >&2; exit 1; \
+	  fi; \
+	fi
 
 $(VENV)/.installed: pyproject.toml image/pyproject.toml image/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,11 +51,16 @@ $(SCAN_VENV)/.installed:
 synth: setup
 	npx cdktf synth
 
-test: setup
+test: setup container-tools
 	$(VENV)/bin/pytest
 
 test-fast: setup
-	$(VENV)/bin/pytest -m "not terraform and not scan and not ocr and not moto and not slow"
+	$(VENV)/bin/pytest -m "not terraform and not scan and not ocr and not moto and not slow and not runner"
+
+# Run the synthesized task locally under Fargate's rules (see constructs_lib/run_task.py), e.g.
+#   sudo make run-task ARGS="--image ocr-worker:dev --env OCR_QUEUE_URL=... --env OCR_OUTPUT_BUCKET=..."
+run-task: synth
+	$(VENV)/bin/python -m constructs_lib.run_task $(ARGS)
 
 scan: synth
 	$(SCAN_VENV)/bin/checkov -d cdktf.out/stacks --config-file .checkov.yaml --compact --quiet

@@ -22,7 +22,11 @@ def add_backend(stack: TerraformStack, name: str, settings: Settings, *, force_l
             bucket=b.bucket,
             key=f"{b.key_prefix}/{name}.tfstate",
             region=settings.state_region,
-            encrypt=True,
+            # `encrypt` alone makes Terraform send SSE-S3 (AES256) on every write, overriding the
+            # bucket's SSE-KMS default. With a key it is SSE-KMS with that key; without, the
+            # bucket's default encryption applies.
+            encrypt=True if b.kms_key_id else None,
+            kms_key_id=b.kms_key_id,
             dynamodb_table=b.dynamodb_table,
             endpoints=S3BackendEndpointConfig(s3=endpoint, sts=endpoint, iam=endpoint) if endpoint else None,
             use_path_style=True if endpoint else None,

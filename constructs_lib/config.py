@@ -39,6 +39,9 @@ class BackendSettings:
     key_prefix: str = "paddleocr-efs"
     #: s3: S3-native locking (a ``.tflock`` object beside the state, Terraform >= 1.10).
     use_lockfile: bool = True
+    #: s3: encrypt state with this KMS key (SSE-KMS). Default: the bucket's default encryption,
+    #: SSE-KMS with the AWS-managed key for a bootstrap bucket.
+    kms_key_id: Optional[str] = None
     #: s3: optional DynamoDB lock table, for Terraform older than 1.10 or during a migration.
     dynamodb_table: Optional[str] = None
     #: cloud: the Terraform Cloud / HCP Terraform organization.
@@ -61,8 +64,9 @@ class NetworkSettings:
     cidr: str = "10.0.0.0/16"
     #: New VPC: how many availability zones, each with one public and one private subnet.
     az_count: int = 2
-    #: New VPC: the zones by name. Default: the region's first ``az_count`` zones (``<region>a``,
-    #: ``<region>b``, ...). Pinned by name so that a zone AWS adds never moves a subnet.
+    #: New VPC: the zones by name, pinned so that a zone AWS adds or impairs never moves a subnet.
+    #: Default: the region's first ``az_count`` available standard zones, sorted by name, looked
+    #: up at plan time (the network stack outputs them: pin those for production).
     availability_zones: list[str] = field(default_factory=list)
     #: New VPC: one NAT gateway for all AZs (cheaper) or one per AZ (survives an AZ outage).
     nat_gateways: Literal["single", "per_az"] = "single"
@@ -168,6 +172,9 @@ class DocumentSettings:
     max_receive_count: int = 3
     #: Worst-case seconds to OCR one document; the queue's visibility timeout is set above it.
     max_document_seconds: int = 600
+    #: Let ``destroy`` delete the input and output buckets with every object version in them.
+    #: Off: empty them first (see the README), so no document is lost by accident.
+    force_destroy: bool = False
 
 
 @dataclass(frozen=True)
@@ -206,8 +213,8 @@ class Settings:
 
     @property
     def availability_zones(self) -> list[str]:
-        zones = self.network.availability_zones
-        return zones or [f"{self.region}{letter}" for letter in "abcdef"[: self.network.az_count]]
+        """The pinned zones; empty means the region's first ``az_count`` available zones."""
+        return list(self.network.availability_zones)
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,6 +318,7 @@ def _show(value) -> str:
 
 
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$")
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,39}$")
 
 
@@ -323,7 +331,7 @@ def _validate(s: Settings) -> None:
     if s.aws_endpoint is not None and not re.match(r"^https?://[^\s/]+", s.aws_endpoint):
         raise ConfigError(f"aws_endpoint: {s.aws_endpoint!r} must be an http(s) URL")
     _validate_backend(s.backend)
-    _validate_network(s.network)
+    _validate_network(s.network, s.region)
     _validate_model_cache(s.model_cache)
     _validate_service(s)
     if not s.image.build and not s.image.image_uri:
@@ -337,11 +345,14 @@ def _validate(s: Settings) -> None:
 def _validate_backend(b: BackendSettings) -> None:
     if b.type == "s3" and not b.bucket:
         raise ConfigError("backend.bucket: required when backend.type is 's3'")
+    if b.kms_key_id is not None and (b.type != "s3" or not _KMS_KEY_ARN.match(b.kms_key_id)):
+        raise ConfigError(f"backend.kms_key_id: {b.kms_key_id!r} must be a KMS key ARN "
+                          "(arn:aws:kms:<region>:<account>:key/<id>), with backend.type 's3'")
     if b.type == "cloud" and not b.organization:
         raise ConfigError("backend.organization: required when backend.type is 'cloud'")
 
 
-def _validate_network(n: NetworkSettings) -> None:
+def _validate_network(n: NetworkSettings, region: str) -> None:
     if n.vpc_id is not None:
         if not re.match(r"^vpc-[0-9a-f]+$", n.vpc_id):
             raise ConfigError(f"network.vpc_id: {n.vpc_id!r} is not a VPC id like 'vpc-0abc123'")
@@ -360,6 +371,11 @@ def _validate_network(n: NetworkSettings) -> None:
         raise ConfigError(f"network.cidr: {n.cidr!r} is not a valid IPv4 CIDR ({e})") from None
     if not 16 <= net.prefixlen <= 24:
         raise ConfigError(f"network.cidr: prefix /{net.prefixlen} must be between /16 and /24")
+    for i, zone in enumerate(n.availability_zones):
+        if not re.match(rf"^{re.escape(region)}[a-z]$", zone):
+            raise ConfigError(f"network.availability_zones[{i}]: {zone!r} is not a zone of region {region!r}")
+    if len(set(n.availability_zones)) != len(n.availability_zones):
+        raise ConfigError("network.availability_zones: names a zone twice")
     if n.availability_zones and len(n.availability_zones) != n.az_count:
         raise ConfigError(f"network.availability_zones: names {len(n.availability_zones)} zones but "
                           f"network.az_count is {n.az_count}")

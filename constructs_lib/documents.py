@@ -34,9 +34,9 @@ class DocumentPipeline(Construct):
             existing = DataAwsS3Bucket(self, "input", bucket=settings.existing_input_bucket)
             self.input_bucket_name, self.input_bucket_arn = existing.bucket, existing.arn
         else:
-            created = SecureBucket(self, "input", bucket_prefix=f"{name}-in-")
+            created = SecureBucket(self, "input", bucket_prefix=f"{name}-in-", force_destroy=settings.force_destroy)
             self.input_bucket_name, self.input_bucket_arn = created.bucket.bucket, created.bucket.arn
-        self.output = SecureBucket(self, "output", bucket_prefix=f"{name}-out-")
+        self.output = SecureBucket(self, "output", bucket_prefix=f"{name}-out-", force_destroy=settings.force_destroy)
 
         self.dlq = SqsQueue(self, "dlq", name=f"{name}-jobs-dlq", sqs_managed_sse_enabled=True,
                             message_retention_seconds=14 * 24 * 3600)
@@ -54,6 +54,9 @@ class DocumentPipeline(Construct):
             deny_without_tls(["sqs:*"], [self.queue.arn]),
         ])
         policy = SqsQueuePolicy(self, "queue-policy-attachment", queue_url=self.queue.url, policy=from_bucket.json)
+        # SSE does not refuse plain HTTP; the DLQ holds the same documents' keys as the queue.
+        dlq_tls = policy_document(self, "dlq-policy", [deny_without_tls(["sqs:*"], [self.dlq.arn])])
+        SqsQueuePolicy(self, "dlq-policy-attachment", queue_url=self.dlq.url, policy=dlq_tls.json)
         S3BucketNotification(self, "notification", bucket=self.input_bucket_name, depends_on=[policy], queue=[
             S3BucketNotificationQueue(queue_arn=self.queue.arn, events=["s3:ObjectCreated:*"],
                                       filter_prefix=settings.input_prefix)])

@@ -6,7 +6,6 @@ from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdent
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion
 from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
 from constructs_lib.config import IamSettings
@@ -16,8 +15,11 @@ ECS_TASKS = "ecs-tasks.amazonaws.com"
 
 
 class TaskRoles(Construct):
-    """``execution_role`` runs the AWS-managed ECS task execution policy; ``task_role`` starts
-    with no permissions: grant methods (e.g. ``ModelCache.grant_read_write``) add them.
+    """Both roles start with no permissions; grant methods add exactly what each needs:
+    ``ImageRepository.grant_pull`` and ``OcrService.grant_write_logs`` for ``execution_role``
+    (instead of the managed AmazonECSTaskExecutionRolePolicy, which allows every repository and
+    log group), ``ModelCache.grant_read_write`` and ``DocumentPipeline.grant_process`` for
+    ``task_role``.
 
     Both trust only ``ecs-tasks.amazonaws.com`` acting for this account's ECS resources."""
 
@@ -35,8 +37,5 @@ class TaskRoles(Construct):
         self.execution_role = IamRole(self, "execution-role", name=settings.execution_role_name,
                                       assume_role_policy=trust.json,
                                       description="ECS task execution: pull the image, write logs")
-        IamRolePolicyAttachment(
-            self, "execution-policy", role=self.execution_role.name,
-            policy_arn=f"arn:{partition.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
         self.task_role = IamRole(self, "task-role", name=settings.task_role_name, assume_role_policy=trust.json,
                                  description="PaddleOCR worker: model cache, documents, queue")

@@ -7,12 +7,15 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from cdktf import DataResource, LocalExecProvisioner
+from cdktf import AssetType, DataResource, LocalExecProvisioner, TerraformAsset
 from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
 from cdktf_cdktf_provider_aws.ecr_repository import EcrRepository, EcrRepositoryEncryptionConfiguration
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from constructs_lib.config import ImageSettings
+from constructs_lib.policy import grant, statement
 
 #: Not part of the image: caches and build leftovers never change the tag.
 IGNORED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "build", ".git"}
@@ -36,10 +39,16 @@ def content_hash(context: Path) -> str:
 class ImageRepository(Construct):
     """ECR repository (scan on push, immutable tags, KMS encryption, keep the last ``keep_images``).
 
-    With ``settings.build`` on, a ``terraform_data`` resource runs ``image/build_and_push.sh``
-    whenever the content hash of ``context_dir`` changes; the image tag is that hash, so a change
-    in ``image/`` means a new tag, a new task definition revision and a rolling deploy, and no
-    change means an empty plan. With it off, ``settings.image_uri`` is used as given.
+    With ``settings.build`` on, ``context_dir`` is copied into the stack's output as a cdktf asset
+    and a ``terraform_data`` resource runs its ``build_and_push.sh`` whenever the content hash of
+    ``context_dir`` or the repository changes. The image tag is that hash, so a change in the
+    folder means a new tag, a new task definition revision and a rolling deploy, and no change
+    means an empty plan. The script skips the build and push when the repository already holds
+    the tag (tags are immutable: going back to an earlier folder re-uses its image). With
+    ``build`` off, ``settings.image_uri`` is used as given.
+
+    ``force_delete`` is on: every image can be rebuilt from ``context_dir``, and ``destroy`` of a
+    repository that holds images fails otherwise.
     """
 
     image_uri: str
@@ -47,11 +56,11 @@ class ImageRepository(Construct):
     build: Optional[DataResource]
 
     def __init__(self, scope: Construct, id: str, *, settings: ImageSettings, region: str,
-                 context_dir: Path, context_dir_from_stack: str = "../../../image") -> None:
+                 context_dir: Path) -> None:
         super().__init__(scope, id)
         self.repository = EcrRepository(
             self, "repository", name=settings.repository_name, image_tag_mutability="IMMUTABLE",
-            image_scanning_configuration={"scan_on_push": True},
+            image_scanning_configuration={"scan_on_push": True}, force_delete=True,
             encryption_configuration=[EcrRepositoryEncryptionConfiguration(encryption_type="KMS")])
         EcrLifecyclePolicy(self, "lifecycle", repository=self.repository.name, policy=(
             '{"rules":[{"rulePriority":1,"description":"keep the last %d images","selection":'
@@ -62,10 +71,23 @@ class ImageRepository(Construct):
             self.image_uri, self.build = settings.image_uri, None
             return
         tag = content_hash(context_dir)
+        # The asset travels with the stack's JSON (Terraform Cloud, another machine); its path is
+        # relative to the stack's directory, and keyed by the same hash as the tag.
+        context = TerraformAsset(self, "context", path=str(Path(context_dir).resolve()), type=AssetType.DIRECTORY,
+                                 asset_hash=tag)
         self.image_uri = f"{self.repository.repository_url}:{tag}"
         self.build = DataResource(
-            self, "build", triggers_replace={"image_hash": tag},
+            self, "build", triggers_replace={"image_hash": tag, "repository": self.repository.repository_url},
             provisioners=[LocalExecProvisioner(
-                type="local-exec", command="./build_and_push.sh", working_dir=context_dir_from_stack,
+                type="local-exec", command="./build_and_push.sh", working_dir=context.path,
                 environment={"IMAGE_URI": self.image_uri, "AWS_REGION": region,
                              "CONTAINER_CLI": settings.container_cli})])
+
+    def grant_pull(self, role: IamRole) -> IamRolePolicy:
+        """Pull from this repository only (what the task execution role needs). The ECR token
+        call has no resource-level permissions ("Amazon ECR identity-based policy examples")."""
+        return grant(self, role, "pull-image", [
+            statement("PullImage", ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
+                                    "ecr:BatchGetImage"], [self.repository.arn]),
+            statement("EcrToken", ["ecr:GetAuthorizationToken"], ["*"]),
+        ])

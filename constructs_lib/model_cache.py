@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+from cdktf import Fn, TerraformIterator, Token
+
 from cdktf_cdktf_provider_aws.data_aws_efs_access_point import DataAwsEfsAccessPoint
 from cdktf_cdktf_provider_aws.data_aws_efs_file_system import DataAwsEfsFileSystem
 from cdktf_cdktf_provider_aws.efs_access_point import (
@@ -53,7 +55,10 @@ class ModelCache(Construct):
     security_group_id: str
 
     def __init__(self, scope: Construct, id: str, *, settings: ModelCacheSettings, vpc_id: str,
-                 subnet_ids: Sequence[str], client_security_group_id: str, name: Optional[str] = None) -> None:
+                 subnets_by_az, client_security_group_id: str, name: Optional[str] = None) -> None:
+        """``subnets_by_az``: zone name -> subnet id, a dict or a map token such as
+        ``Network.private_subnets_by_az``; one mount target per zone, keyed by zone name (EFS
+        allows one per zone)."""
         super().__init__(scope, id)
         self.settings = settings
         name = name or settings.name
@@ -84,9 +89,12 @@ class ModelCache(Construct):
             description="NFS to the model cache")
 
         if create_mount_targets:
-            for i, subnet_id in enumerate(subnet_ids):
-                EfsMountTarget(self, f"mount-target-{i}", file_system_id=fs.id, subnet_id=subnet_id,
-                               security_groups=[self.security_group_id])
+            # Keyed by zone, so a zone added or reordered never replaces another's mount target.
+            # Cross-stack values arrive marked sensitive, which for_each refuses: the zone names
+            # and subnet ids are not secret.
+            zones = TerraformIterator.from_map(Token.as_any_map(Fn.nonsensitive(subnets_by_az)))
+            EfsMountTarget(self, "mount-target", for_each=zones, file_system_id=fs.id, subnet_id="${each.value}",
+                           security_groups=[self.security_group_id])
 
         if settings.existing_access_point_id:
             ap = DataAwsEfsAccessPoint(self, "access-point", access_point_id=settings.existing_access_point_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Sequence
 
-from cdktf import Fn
+from cdktf import Postcondition, TerraformIterator, TerraformLocal, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
     DataAwsAvailabilityZones,
@@ -35,11 +35,15 @@ from constructs_lib.policy import grant, service_trust_policy, statement
 HTTPS = 443
 
 
+def subnet_bits(az_count: int) -> int:
+    """Prefix bits added to the VPC range so that 2 x ``az_count`` equal subnets fit."""
+    return max(2, (2 * az_count - 1).bit_length())
+
+
 def subnet_cidrs(cidr: str, az_count: int) -> tuple[list[str], list[str]]:
-    """Carve ``az_count`` private, then ``az_count`` public, equal subnets from ``cidr``."""
-    network = ipaddress.IPv4Network(cidr)
-    bits = max(2, (2 * az_count - 1).bit_length())
-    blocks = [str(b) for b in network.subnets(prefixlen_diff=bits)]
+    """Carve ``az_count`` private, then ``az_count`` public, equal subnets from ``cidr``: what
+    ``cidrsubnet(cidr, subnet_bits, i)`` and ``(..., az_count + i)`` give zone number i."""
+    blocks = [str(b) for b in ipaddress.IPv4Network(cidr).subnets(prefixlen_diff=subnet_bits(az_count))]
     return blocks[:az_count], blocks[az_count:2 * az_count]
 
 
@@ -51,8 +55,10 @@ class Network(Construct):
     """
 
     vpc_id: str
-    #: One per AZ; mount targets and tasks go here.
+    #: One per AZ, in zone order; tasks go here.
     private_subnet_ids: list[str]
+    #: Zone name -> private subnet id (a map token); mount targets are keyed by it.
+    private_subnets_by_az: object
     task_security_group: SecurityGroup
 
     def __init__(self, scope: Construct, id: str, *, settings: NetworkSettings, name: str,
@@ -80,46 +86,82 @@ class Network(Construct):
                    for i, subnet_id in enumerate(settings.private_subnet_ids)]
         self.vpc_id = vpc.id
         self.private_subnet_ids = [s.id for s in subnets]
+        # EFS allows one mount target per zone; two subnets in one zone fail the plan here with
+        # "Duplicate object key".
+        listed = ", ".join(s.fqn for s in subnets)
+        self.private_subnets_by_az = TerraformLocal(
+            self, "private-subnets-by-az", f"${{{{for subnet in [{listed}] : subnet.availability_zone => subnet.id}}}}"
+        ).as_any_map
 
     def _create(self, settings: NetworkSettings, name: str, zones: Sequence[str]) -> None:
-        if len(zones) < 2:
-            raise ValueError("Network: a new VPC needs at least 2 availability_zones")
-        # Fails the plan if a named zone is not available in this account and region.
-        azs = DataAwsAvailabilityZones(self, "azs", state="available", filter=[
-            DataAwsAvailabilityZonesFilter(name="zone-name", values=list(zones))])
+        count = len(zones) or settings.az_count
+        if count < 2:
+            raise ValueError("Network: a new VPC needs at least 2 availability zones")
+        if zones:
+            # Pinned by name: a zone AWS adds or impairs never moves a subnet.
+            zone_list: object = list(zones)
+        else:
+            # The region's first `count` standard zones, by name. Zone letters differ per region
+            # (ap-northeast-1 has a, c, d) and element() would wrap around onto one zone, so:
+            # opt-in-not-required leaves out Local and Wavelength Zones, slice() never wraps, and
+            # the postcondition fails the plan with a clear message when there are too few.
+            azs = DataAwsAvailabilityZones(
+                self, "azs", state="available",
+                filter=[DataAwsAvailabilityZonesFilter(name="opt-in-status", values=["opt-in-not-required"])],
+                lifecycle=TerraformResourceLifecycle(postcondition=[Postcondition(
+                    condition=f"${{length(distinct(self.names)) >= {count}}}",
+                    error_message=f"network.az_count is {count}, but this region has fewer available "
+                                  "availability zones; lower it or pin network.availability_zones.")]))
+            zone_list = f"${{slice(sort({azs.fqn}.names), 0, {count})}}"
+        self.zones = TerraformLocal(self, "zones", zone_list)
+        # zone name -> its position, which picks its subnets' CIDRs (subnet_cidrs' carving).
+        self._zone_index = TerraformLocal(self, "zone-index", f"${{{{for i, az in {self.zones.fqn} : az => i}}}}")
+        bits = subnet_bits(count)
+
         # Mount-target DNS names (fs-xxx.efs.<region>.amazonaws.com) need both DNS settings.
         vpc = Vpc(self, "vpc", cidr_block=settings.cidr, enable_dns_support=True,
                   enable_dns_hostnames=True, tags={"Name": name})
         DefaultSecurityGroup(self, "default-sg", vpc_id=vpc.id, tags={"Name": f"{name}-default-closed"})
         igw = InternetGateway(self, "igw", vpc_id=vpc.id, tags={"Name": name})
-
-        private_cidrs, public_cidrs = subnet_cidrs(settings.cidr, len(zones))
         public_rt = RouteTable(self, "public-rt", vpc_id=vpc.id, tags={"Name": f"{name}-public"})
         Route(self, "public-default", route_table_id=public_rt.id,
               destination_cidr_block="0.0.0.0/0", gateway_id=igw.id)
 
-        nats: list[NatGateway] = []
-        self.private_subnet_ids = []
-        for i in range(len(zones)):
-            az = Fn.element(azs.names, i)
-            public = Subnet(self, f"public-{i}", vpc_id=vpc.id, cidr_block=public_cidrs[i],
-                            availability_zone=az, map_public_ip_on_launch=False,
-                            tags={"Name": f"{name}-public-{i}", "Tier": "public"})
-            RouteTableAssociation(self, f"public-{i}-rt", subnet_id=public.id, route_table_id=public_rt.id)
-            if i == 0 or settings.nat_gateways == "per_az":
-                eip = Eip(self, f"nat-{i}-eip", domain="vpc", tags={"Name": f"{name}-nat-{i}"})
-                nats.append(NatGateway(self, f"nat-{i}", allocation_id=eip.id, subnet_id=public.id,
-                                       tags={"Name": f"{name}-nat-{i}"}, depends_on=[igw]))
+        # Every per-zone resource is keyed by zone name, so reordering or adding a zone never
+        # replaces another zone's subnet, NAT gateway or mount target.
+        each_zone = TerraformIterator.from_map(self._zone_index.as_any_map)
+        public = Subnet(self, "public", for_each=each_zone, vpc_id=vpc.id, availability_zone="${each.key}",
+                        cidr_block=f'${{cidrsubnet("{settings.cidr}", {bits}, {count} + each.value)}}',
+                        map_public_ip_on_launch=False, tags={"Name": f"{name}-public-${{each.key}}", "Tier": "public"})
+        RouteTableAssociation(self, "public-rta", for_each=each_zone, subnet_id=f"${{{public.fqn}[each.key].id}}",
+                              route_table_id=public_rt.id)
+        private = Subnet(self, "private", for_each=each_zone, vpc_id=vpc.id, availability_zone="${each.key}",
+                         cidr_block=f'${{cidrsubnet("{settings.cidr}", {bits}, each.value)}}',
+                         tags={"Name": f"{name}-private-${{each.key}}", "Tier": "private"})
 
-            private = Subnet(self, f"private-{i}", vpc_id=vpc.id, cidr_block=private_cidrs[i],
-                             availability_zone=az, tags={"Name": f"{name}-private-{i}", "Tier": "private"})
-            rt = RouteTable(self, f"private-{i}-rt", vpc_id=vpc.id, tags={"Name": f"{name}-private-{i}"})
-            Route(self, f"private-{i}-default", route_table_id=rt.id, destination_cidr_block="0.0.0.0/0",
-                  nat_gateway_id=nats[min(i, len(nats) - 1)].id)
-            RouteTableAssociation(self, f"private-{i}-rta", subnet_id=private.id, route_table_id=rt.id)
-            self.private_subnet_ids.append(private.id)
+        if settings.nat_gateways == "per_az":
+            eip = Eip(self, "nat-eip", for_each=each_zone, domain="vpc", tags={"Name": f"{name}-nat-${{each.key}}"})
+            nat = NatGateway(self, "nat", for_each=each_zone, allocation_id=f"${{{eip.fqn}[each.key].id}}",
+                             subnet_id=f"${{{public.fqn}[each.key].id}}", tags={"Name": f"{name}-nat-${{each.key}}"},
+                             depends_on=[igw])
+            nat_id = f"${{{nat.fqn}[each.key].id}}"
+        else:
+            first = f"{self.zones.fqn}[0]"
+            eip = Eip(self, "nat-eip", domain="vpc", tags={"Name": f"{name}-nat"})
+            nat = NatGateway(self, "nat", allocation_id=eip.id, subnet_id=f"${{{public.fqn}[{first}].id}}",
+                             tags={"Name": f"{name}-nat"}, depends_on=[igw])
+            nat_id = nat.id
+        rt = RouteTable(self, "private-rt", for_each=each_zone, vpc_id=vpc.id, tags={"Name": f"{name}-private-${{each.key}}"})
+        Route(self, "private-default", for_each=each_zone, route_table_id=f"${{{rt.fqn}[each.key].id}}",
+              destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat_id)
+        RouteTableAssociation(self, "private-rta", for_each=each_zone, subnet_id=f"${{{private.fqn}[each.key].id}}",
+                              route_table_id=f"${{{rt.fqn}[each.key].id}}")
 
         self.vpc_id = vpc.id
+        self.private_subnets_by_az = TerraformLocal(
+            self, "private-subnets-by-az", f"${{{{for az, subnet in {private.fqn} : az => subnet.id}}}}").as_any_map
+        self.private_subnet_ids = TerraformLocal(
+            self, "private-subnet-ids", f"${{[for az in {self.zones.fqn} : {private.fqn}[az].id]}}").as_list
         if settings.flow_logs:
             self._flow_logs(vpc, name, settings.flow_log_retention_days)
 

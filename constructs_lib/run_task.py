@@ -174,12 +174,19 @@ class LocalTask:
         self._stop_requested = threading.Event()
         self._done = threading.Event()
         self._lock = threading.Lock()
+        self._volumes: Optional[dict[str, Path]] = None
         self._check_resolvable()
 
     # -- public ------------------------------------------------------------------------------
 
+    def prepare(self) -> dict[str, Path]:
+        """Create the task's volumes (once); volume name -> the host directory mounted."""
+        if self._volumes is None:
+            self._volumes = self._prepare_volumes()
+        return self._volumes
+
     def start(self) -> None:
-        self._volumes = self._prepare_volumes()
+        self.prepare()
         threading.Thread(target=self._supervise, daemon=True).start()
 
     def wait(self, timeout: Optional[float] = None) -> bool:

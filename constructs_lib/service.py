@@ -16,15 +16,24 @@ from cdktf_cdktf_provider_aws.ecs_task_definition import (
     EcsTaskDefinitionVolumeEfsVolumeConfigurationAuthorizationConfig,
 )
 from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from constructs_lib.config import Settings
 from constructs_lib.policy import grant, statement
 
+#: The dockerLabels key that lists the bind-mount paths the image declares as VOLUME.
+IMAGE_VOLUMES_LABEL = "org.paddleocr-efs.image-volumes"
 WARMER = "model-warmer"
 WORKER = "ocr-worker"
 CACHE_VOLUME = "model-cache"
 SCRATCH_VOLUME = "scratch"
+#: ECS runs only this, never the image's HEALTHCHECK. ``ocr-worker health`` fails once the worker
+#: loop has not beaten for OCR_HEARTBEAT_MAX_AGE (120 s). Limits (AWS::ECS::TaskDefinition
+#: HealthCheck): interval 5-300, timeout 2-60, retries 1-10, startPeriod 0-300; the start period
+#: covers the model load, which is seconds from a warm EFS cache.
+WORKER_HEALTH_CHECK = {"command": ["CMD", "ocr-worker", "health"], "interval": 15, "timeout": 10, "retries": 3,
+                       "startPeriod": 120}
 
 
 class OcrService(Construct):
@@ -50,6 +59,13 @@ class OcrService(Construct):
                 "name": name, "image": image_uri, "command": [command],
                 "user": f"{cache.uid}:{cache.gid}",
                 "readonlyRootFilesystem": True,
+                # An init process as PID 1 forwards SIGTERM and reaps orphans (ECS Exec leaves
+                # some behind: "Using Amazon ECS Exec", considerations).
+                "linuxParameters": {"initProcessEnabled": True},
+                # The scratch bind mount is writable by uid 1000 only because the image declares
+                # VOLUME /tmp (see image/Dockerfile); checkov's CKV_PADDLE_4 reads this claim and
+                # tests/e2e/test_image.py proves it on the built image.
+                "dockerLabels": {IMAGE_VOLUMES_LABEL: "/tmp"},
                 "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
                 "mountPoints": [
                     {"sourceVolume": CACHE_VOLUME, "containerPath": sv.cache_mount_path, "readOnly": read_only_cache},
@@ -63,8 +79,15 @@ class OcrService(Construct):
         containers = [
             container(WARMER, "warm", read_only_cache=False, extra={"essential": False}),
             container(WORKER, "worker", read_only_cache=True, extra={
-                "essential": True, "dependsOn": [{"containerName": WARMER, "condition": "SUCCESS"}]}),
+                "essential": True, "dependsOn": [{"containerName": WARMER, "condition": "SUCCESS"}],
+                "healthCheck": WORKER_HEALTH_CHECK}),
         ]
+        if sv.enable_exec:
+            # ECS Exec injects the SSM agent into every container; it must write under
+            # /var/lib/amazon and /var/log/amazon, so it cannot run on a read-only root file system
+            # (aws/containers-roadmap#1359). Exec is opt-in and costs the task that protection.
+            for c in containers:
+                c["readonlyRootFilesystem"] = False
         self.task_definition = EcsTaskDefinition(
             self, "task", family=sv.family, requires_compatibilities=["FARGATE"], network_mode="awsvpc",
             cpu=str(sv.cpu), memory=str(sv.memory), task_role_arn=task_role.arn,
@@ -81,6 +104,7 @@ class OcrService(Construct):
             ],
             depends_on=depends_on)
 
+        self.grant_write_logs(execution_role)
         if sv.enable_exec:
             # The SSM channel actions have no resource-level permissions.
             grant(self, task_role, "ecs-exec", [statement(
@@ -99,3 +123,9 @@ class OcrService(Construct):
             enable_execute_command=sv.enable_exec, propagate_tags="SERVICE",
             # Autoscaling owns the task count after the first deploy.
             lifecycle={"ignore_changes": ["desired_count"]})
+
+    def grant_write_logs(self, role: IamRole) -> IamRolePolicy:
+        """What the awslogs driver needs, on this task's log group only: the execution role
+        creates each container's stream and writes its events."""
+        return grant(self, role, "write-task-logs", [statement(
+            "WriteTaskLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{self.log_group.arn}:*"])])

@@ -14,6 +14,7 @@ from constructs_lib.documents import DocumentPipeline
 from constructs_lib.iam import TaskRoles
 from constructs_lib.image_repository import ImageRepository
 from constructs_lib.model_cache import ModelCache
+from constructs_lib.model_source import grant_model_source_read
 from constructs_lib.monitoring import Monitoring
 from constructs_lib.network import Network
 from constructs_lib.provider import add_aws_provider
@@ -53,6 +54,9 @@ class NetworkStack(AppStack):
                                availability_zones=settings.availability_zones)
         self.output("vpc_id", self.network.vpc_id, "VPC of the tasks and mount targets")
         self.output("private_subnet_ids", self.network.private_subnet_ids, "Subnets for tasks and mount targets")
+        if hasattr(self.network, "zones"):
+            self.output("availability_zones", self.network.zones.as_list,
+                        "The zones in use; pin them in network.availability_zones")
         self.output("task_security_group_id", self.network.task_security_group.id, "Security group of the tasks")
 
 
@@ -63,7 +67,7 @@ class ModelCacheStack(AppStack):
     def __init__(self, scope: Construct, name: str, settings: Settings, *, network: Network) -> None:
         super().__init__(scope, name, settings)
         self.cache = ModelCache(self, "model-cache", settings=settings.model_cache, vpc_id=network.vpc_id,
-                                subnet_ids=network.private_subnet_ids,
+                                subnets_by_az=network.private_subnets_by_az,
                                 client_security_group_id=network.task_security_group.id)
         self.roles = TaskRoles(self, "roles", settings=settings.iam)
         self.cache.grant_read_write(self.roles.task_role)
@@ -89,6 +93,9 @@ class ServiceStack(AppStack):
                                      account_id=account.account_id)
         roles = model_cache.roles
         documents.grant_process(roles.task_role)
+        image.grant_pull(roles.execution_role)
+        if settings.models.source.startswith("s3://"):
+            grant_model_source_read(self, roles.task_role, settings.models.source)
         environment = {
             "AWS_REGION": settings.region,
             "PADDLE_PDX_CACHE_HOME": settings.service.cache_mount_path,
@@ -107,6 +114,7 @@ class ServiceStack(AppStack):
         QueueScaling(self, "scaling", settings=settings.service, cluster_name=ocr.cluster.name,
                      service_name=ocr.service.name, queue_name=documents.queue.name)
         monitoring = Monitoring(self, "monitoring", name=self.resource_name, region=settings.region,
+                                account_id=account.account_id,
                                 cluster_name=ocr.cluster.name, service_name=ocr.service.name,
                                 queue_name=documents.queue.name, dlq_name=documents.dlq.name,
                                 file_system_id=model_cache.cache.file_system_id,

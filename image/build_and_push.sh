@@ -9,12 +9,29 @@ cli="${CONTAINER_CLI:-docker}"
 registry="${IMAGE_URI%%/*}"
 cd "$(dirname "$0")"
 
-echo "building ${IMAGE_URI} with ${cli}"
-"${cli}" build --platform linux/amd64 ${BUILD_ARGS:-} -t "${IMAGE_URI}" .
+repository="${IMAGE_URI#*/}"
+tag="${repository##*:}"
+repository="${repository%:*}"
+
+# Tags are immutable: a tag the registry already holds is this same content (the tag is its
+# hash), so a rollback to an earlier image/ or a re-run after a failed apply pushes nothing.
 if [ -z "${SKIP_ECR_LOGIN:-}" ]; then
   : "${AWS_REGION:?AWS_REGION is required for the ECR login}"
+  if aws ecr describe-images --region "${AWS_REGION}" --repository-name "${repository}" \
+       --image-ids "imageTag=${tag}" >/dev/null 2>&1; then
+    echo "${IMAGE_URI} is already in the repository; skipping the build and push"
+    exit 0
+  fi
   aws ecr get-login-password --region "${AWS_REGION}" | "${cli}" login --username AWS --password-stdin "${registry}"
+# shellcheck disable=SC2086  # PUSH_ARGS is a list of flags
+elif "${cli}" manifest inspect ${PUSH_ARGS:-} "${IMAGE_URI}" >/dev/null 2>&1; then
+  echo "${IMAGE_URI} is already in the registry; skipping the build and push"
+  exit 0
 fi
+
+echo "building ${IMAGE_URI} with ${cli}"
+# shellcheck disable=SC2086  # BUILD_ARGS is a list of flags
+"${cli}" build --platform linux/amd64 ${BUILD_ARGS:-} -t "${IMAGE_URI}" .
 # shellcheck disable=SC2086  # PUSH_ARGS is a list of flags
 "${cli}" push ${PUSH_ARGS:-} "${IMAGE_URI}"
 echo "pushed ${IMAGE_URI}"

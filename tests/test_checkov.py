@@ -81,3 +81,86 @@ def test_custom_nfs_check_compliant_and_non_compliant_cases(tmp_path):
             if c["check_id"] == "CKV_PADDLE_1":
                 outcome[Path(c["file_path"]).parent.name] = state.upper()
     assert outcome == {name: expected for name, (_, _, expected) in NFS_CASES.items()}
+
+
+# -- the AWS rules that moto and checkov's own checks miss, one rule per file in tests/policies --
+
+def _task(containers, volumes=(), exec_enabled=None):
+    doc = {"resource": {"aws_ecs_task_definition": {"t": {
+        "family": "f", "container_definitions": json.dumps(containers), "volume": list(volumes)}}}}
+    if exec_enabled is not None:
+        doc["resource"]["aws_ecs_service"] = {"s": {"name": "s", "task_definition": "${aws_ecs_task_definition.t.arn}",
+                                                    "enable_execute_command": exec_enabled}}
+    return doc
+
+
+def _topic(key):
+    return {"resource": {
+        "aws_kms_key": {"k": {"enable_key_rotation": True}},
+        "aws_sns_topic": {"t": {"name": "t", "kms_master_key_id": key}},
+        "aws_cloudwatch_metric_alarm": {"a": {"alarm_name": "a", "comparison_operator": "GreaterThanThreshold",
+                                              "evaluation_periods": 1, "alarm_actions": ["${aws_sns_topic.t.arn}"]}}}}
+
+
+SCRATCH = {"sourceVolume": "scratch", "containerPath": "/tmp"}
+INIT = {"initProcessEnabled": True}
+#: case -> (rule, the Terraform JSON, expected); each case holds one resource the rule applies to.
+RULE_CASES = {
+    # CKV2_PADDLE_2: alarms cannot publish to a topic under the AWS-managed SNS key.
+    "alarm-topic-aws-managed-key": ("CKV2_PADDLE_2", _topic("alias/aws/sns"), "FAILED"),
+    # A key reference is unresolved for checkov's graph, which then reports no result: not FAILED.
+    "alarm-topic-customer-key": ("CKV2_PADDLE_2", _topic("${aws_kms_key.k.arn}"), None),
+    # CKV2_PADDLE_3: ECS Exec needs an init process and a writable root in every container.
+    "exec-read-only-root": ("CKV2_PADDLE_3", _task(
+        [{"name": "a", "readonlyRootFilesystem": True, "linuxParameters": INIT}], exec_enabled=True), "FAILED"),
+    "exec-without-init": ("CKV2_PADDLE_3", _task(
+        [{"name": "a", "readonlyRootFilesystem": False}], exec_enabled=True), "FAILED"),
+    "exec-one-of-two-read-only": ("CKV2_PADDLE_3", _task(
+        [{"name": "a", "readonlyRootFilesystem": False, "linuxParameters": INIT},
+         {"name": "b", "readonlyRootFilesystem": True, "linuxParameters": INIT}], exec_enabled=True), "FAILED"),
+    "exec-init-and-writable": ("CKV2_PADDLE_3", _task(
+        [{"name": "a", "readonlyRootFilesystem": False, "linuxParameters": INIT}], exec_enabled=True), "PASSED"),
+    "no-exec-read-only": ("CKV2_PADDLE_3", _task(
+        [{"name": "a", "readonlyRootFilesystem": True}], exec_enabled=False), "PASSED"),
+    # CKV_PADDLE_4: Fargate bind mounts are root:root 0755 unless the image declares VOLUME there.
+    "bind-writable-non-root": ("CKV_PADDLE_4", _task(
+        [{"name": "a", "user": "1000:1000", "mountPoints": [SCRATCH]}], [{"name": "scratch"}]), "FAILED"),
+    "bind-writable-non-root-declared": ("CKV_PADDLE_4", _task(
+        [{"name": "a", "user": "1000:1000", "mountPoints": [SCRATCH],
+          "dockerLabels": {"org.paddleocr-efs.image-volumes": "/tmp"}}], [{"name": "scratch"}]), "PASSED"),
+    "bind-read-only-non-root": ("CKV_PADDLE_4", _task(
+        [{"name": "a", "user": "1000:1000", "mountPoints": [{**SCRATCH, "readOnly": True}]}], [{"name": "scratch"}]),
+        "PASSED"),
+    "bind-writable-root": ("CKV_PADDLE_4", _task(
+        [{"name": "a", "user": "0", "mountPoints": [SCRATCH]}], [{"name": "scratch"}]), "PASSED"),
+    "efs-writable-non-root": ("CKV_PADDLE_4", _task(
+        [{"name": "a", "user": "1000:1000", "mountPoints": [SCRATCH]}],
+        [{"name": "scratch", "efs_volume_configuration": {"file_system_id": "fs-1"}}]), "PASSED"),
+    # CKV2_PADDLE_5: every queue has a (TLS-only) queue policy.
+    "queue-without-policy": ("CKV2_PADDLE_5", {"resource": {"aws_sqs_queue": {"q": {"name": "q"}}}},
+                             "FAILED"),
+    "queue-with-policy": ("CKV2_PADDLE_5", {"resource": {
+        "aws_sqs_queue": {"q": {"name": "q"}},
+        "aws_sqs_queue_policy": {"p": {"queue_url": "${aws_sqs_queue.q.url}", "policy": "{}"}}}}, "PASSED"),
+}
+
+
+def test_custom_aws_rules_compliant_and_non_compliant_cases(tmp_path):
+    for name, (_, doc, _) in RULE_CASES.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "cdk.tf.json").write_text(json.dumps(doc))
+    result = checkov(tmp_path)
+    outcome = {}
+    for state in ("failed", "passed"):
+        for c in result[state]:
+            case = Path(c["file_path"]).parent.name
+            if case in RULE_CASES and c["check_id"] == RULE_CASES[case][0]:
+                outcome[case] = state.upper()
+    assert outcome == {name: expected for name, (_, _, expected) in RULE_CASES.items() if expected}
+    assert all(outcome.get(name) != "FAILED" for name, (_, _, expected) in RULE_CASES.items() if not expected)
+
+
+def test_every_custom_rule_runs_on_the_default_stacks(default_stacks):
+    result = checkov(default_stacks)
+    assert {"CKV_PADDLE_1", "CKV2_PADDLE_3", "CKV_PADDLE_4", "CKV2_PADDLE_5"} <= {c["check_id"] for c in result["passed"]}
+    assert not [c for c in result["failed"] if c["check_id"] == "CKV2_PADDLE_2"]  # see alarm-topic-customer-key

@@ -35,11 +35,22 @@ def test_override_file_merges_key_by_key(tmp_path):
     assert s.model_cache.name == "sabuho-paddleocr-models"
 
 
-def test_default_zones_come_from_the_region():
-    assert settings_from_dict({"region": "eu-west-1"}).availability_zones == ["eu-west-1a", "eu-west-1b"]
+def test_zones_are_looked_up_unless_pinned():
+    # No literal "<region>a": zone letters differ per region (ap-northeast-1 has a, c and d).
+    assert settings_from_dict({"region": "ap-northeast-1"}).availability_zones == []
+    pinned = {"region": "ap-northeast-1", "network": {"availability_zones": ["ap-northeast-1a", "ap-northeast-1c"]}}
+    assert settings_from_dict(pinned).availability_zones == ["ap-northeast-1a", "ap-northeast-1c"]
 
 
 BAD = {
+    "zone from another region": ({"network": {"availability_zones": ["eu-west-1a", "eu-west-1b"]}},
+                                 "network.availability_zones[0]: 'eu-west-1a' is not a zone of region 'us-east-1'"),
+    "local zone": ({"network": {"availability_zones": ["us-east-1a", "us-east-1-bos-1a"]}},
+                   "network.availability_zones[1]: 'us-east-1-bos-1a' is not a zone of region 'us-east-1'"),
+    "zone twice": ({"network": {"availability_zones": ["us-east-1a", "us-east-1a"]}},
+                   "network.availability_zones: names a zone twice"),
+    "state key not an ARN": ({"backend": {"type": "s3", "bucket": "b", "kms_key_id": "alias/x"}},
+                             "backend.kms_key_id: 'alias/x' must be a KMS key ARN"),
     "unknown key": ({"model_cache": {"sizee": 1}}, "model_cache.sizee: unknown key"),
     "unknown top-level key": ({"regoin": "x"}, "regoin: unknown key"),
     "cidr does not parse": ({"network": {"cidr": "10.0.0/16"}}, "network.cidr: '10.0.0/16' is not a valid IPv4 CIDR"),

@@ -31,10 +31,9 @@ def test_trust_is_ecs_tasks_with_source_account_condition(doc):
         assert ":ecs:" in conditions["aws:SourceArn"]["values"][0]
 
 
-def test_execution_role_uses_the_aws_managed_task_execution_policy(doc):
-    attachment = one(resources(doc, "aws_iam_role_policy_attachment"))
-    assert attachment["policy_arn"].endswith(":iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
-    assert "execution-role" in attachment["role"]
+def test_execution_role_has_no_managed_policy_on_every_repository_and_log_group(doc):
+    # Its pull and log grants are scoped to one repository and one log group (tests/test_service.py).
+    assert resources(doc, "aws_iam_role_policy_attachment") == []
 
 
 def test_task_role_starts_without_permissions(doc):

@@ -12,7 +12,8 @@ from tests.synth import data_sources, new_stack, one, policy_statements, ref, re
 def synth_cache(grant=None, **model_cache):
     stack = new_stack()
     cache = ModelCache(stack, "cache", settings=settings(model_cache=model_cache).model_cache, vpc_id="vpc-1",
-                       subnet_ids=["subnet-a", "subnet-b"], client_security_group_id="sg-tasks")
+                       subnets_by_az={"us-east-1a": "subnet-a", "us-east-1b": "subnet-b"},
+                       client_security_group_id="sg-tasks")
     if grant:
         role = IamRole(stack, "role", name="r", assume_role_policy="{}")
         getattr(cache, grant)(role)
@@ -60,10 +61,11 @@ def test_backup_policy_configurable(default):
     assert one(resources(off, "aws_efs_backup_policy"))["backup_policy"] == {"status": "DISABLED"}
 
 
-def test_one_mount_target_per_private_subnet(default):
-    targets = resources(default, "aws_efs_mount_target")
-    assert sorted(t["subnet_id"] for t in targets) == ["subnet-a", "subnet-b"]
-    assert all(len(t["security_groups"]) == 1 for t in targets)
+def test_one_mount_target_per_zone_keyed_by_zone_name(default):
+    # EFS allows one mount target per zone; keyed by zone, none is replaced when zones change.
+    target = one(resources(default, "aws_efs_mount_target"))
+    assert target["for_each"] == '${nonsensitive({"us-east-1a" = "subnet-a", "us-east-1b" = "subnet-b"})}'
+    assert target["subnet_id"] == "${each.value}" and len(target["security_groups"]) == 1
 
 
 def test_sg_has_exactly_one_ingress_rule_from_the_task_group_never_a_cidr(default):
@@ -150,7 +152,7 @@ def test_adopt_existing_file_system_creates_no_new_efs():
 def test_adopt_existing_with_mount_targets_and_access_point():
     doc = synth_cache(existing_file_system_id="fs-0abc", create_mount_targets=True,
                       existing_access_point_id="fsap-0123")
-    assert len(resources(doc, "aws_efs_mount_target")) == 2
+    assert one(resources(doc, "aws_efs_mount_target"))["for_each"].startswith("${nonsensitive(")
     assert resources(doc, "aws_efs_access_point") == []
     assert one(data_sources(doc, "aws_efs_access_point"))["access_point_id"] == "fsap-0123"
     assert one(resources(doc, "aws_security_group"))["name"] == "sabuho-paddleocr-models-efs"

@@ -1,9 +1,11 @@
 """Network: a new VPC (DNS on, 2+ AZs, NAT) or an adopted one, and the task security group."""
 
+import json
+
 import pytest
 
 from constructs_lib.network import Network, subnet_cidrs
-from tests.synth import data_sources, new_stack, one, resources, settings, synth_stack
+from tests.synth import data_sources, new_stack, one, ref, resources, settings, synth_stack
 
 
 def synth_network(**network):
@@ -24,27 +26,48 @@ def test_vpc_has_dns_support_and_hostnames_for_mount_target_names(default):
     assert vpc["cidr_block"] == "10.0.0.0/16"
 
 
-def test_one_public_and_one_private_subnet_per_az(default):
+def test_one_public_and_one_private_subnet_per_zone_keyed_by_zone_name(default):
     subnets = resources(default, "aws_subnet")
-    tiers = sorted(s["tags"]["Tier"] for s in subnets)
-    assert tiers == ["private", "private", "public", "public"]
-    assert all(s.get("map_public_ip_on_launch") in (None, False) for s in subnets)
-    assert len({s["cidr_block"] for s in subnets}) == 4
+    assert sorted(s["tags"]["Tier"] for s in subnets) == ["private", "public"]
+    zone_index = next(k for k in default["locals"] if "zone-index" in k)
+    for subnet in subnets:
+        # One resource per zone, keyed by the zone's name: reordering never replaces a subnet.
+        assert subnet["for_each"] == "${local.%s}" % zone_index
+        assert subnet["availability_zone"] == "${each.key}"
+        assert subnet.get("map_public_ip_on_launch") in (None, False)
+    cidrs = sorted(s["cidr_block"] for s in subnets)
+    assert cidrs == ['${cidrsubnet("10.0.0.0/16", 2, 2 + each.value)}', '${cidrsubnet("10.0.0.0/16", 2, each.value)}']
 
 
-def test_zones_are_pinned_by_name(default):
+def test_default_zones_are_the_first_available_standard_zones_without_wrap_around(default):
     azs = one(data_sources(default, "aws_availability_zones"))
-    assert azs["filter"] == [{"name": "zone-name", "values": ["us-east-1a", "us-east-1b"]}]
+    assert azs["state"] == "available"
+    assert azs["filter"] == [{"name": "opt-in-status", "values": ["opt-in-not-required"]}]
+    [check] = azs["lifecycle"]["postcondition"]
+    assert check["condition"] == "${length(distinct(self.names)) >= 2}"
+    assert "network.az_count is 2" in check["error_message"]
+    zones = next(v for k, v in default["locals"].items() if k.startswith("network_zones"))
+    assert zones.startswith("${slice(sort(data.aws_availability_zones.") and zones.endswith(".names), 0, 2)}")
+    assert "element(" not in json.dumps(default)  # element() wraps around onto the first zone
 
 
-def test_single_nat_by_default_and_one_per_az_on_request(default):
-    assert len(resources(default, "aws_nat_gateway")) == 1
-    assert len(resources(synth_network(nat_gateways="per_az", az_count=3), "aws_nat_gateway")) == 3
+def test_pinned_zones_are_used_as_given_without_a_lookup():
+    doc = synth_network(availability_zones=["us-east-1c", "us-east-1d"])
+    assert data_sources(doc, "aws_availability_zones") == []
+    assert next(v for k, v in doc["locals"].items() if k.startswith("network_zones")) == ["us-east-1c", "us-east-1d"]
 
 
-def test_private_subnets_route_through_nat(default):
-    private_routes = [r for r in resources(default, "aws_route") if "nat_gateway_id" in r]
-    assert len(private_routes) == 2
+def test_single_nat_by_default_and_one_per_zone_on_request(default):
+    nat = one(resources(default, "aws_nat_gateway"))
+    assert "for_each" not in nat and "[local.network_zones_" in nat["subnet_id"]
+    per_az = one(resources(synth_network(nat_gateways="per_az", az_count=3), "aws_nat_gateway"))
+    assert per_az["for_each"].startswith("${local.network_zone-index") and "[each.key]" in per_az["subnet_id"]
+
+
+def test_private_subnets_route_through_nat_per_zone(default):
+    route = next(r for r in resources(default, "aws_route") if "nat_gateway_id" in r)
+    assert route["for_each"].startswith("${local.network_zone-index")
+    assert route["nat_gateway_id"] == ref(default, "aws_nat_gateway", "id")
 
 
 def test_default_security_group_is_closed(default):
@@ -67,8 +90,11 @@ def test_task_security_group_egress_is_https_only(default):
     assert resources(default, "aws_vpc_security_group_ingress_rule") == []
 
 
-def test_existing_vpc_is_looked_up_not_created():
+def test_existing_vpc_subnets_are_keyed_by_their_zone_which_must_differ():
     doc = synth_network(vpc_id="vpc-0abc", private_subnet_ids=["subnet-01", "subnet-02"])
+    by_az = next(v for k, v in doc["locals"].items() if "private-subnets-by-az" in k)
+    # A for expression fails the plan ("Duplicate object key") on two subnets in one zone.
+    assert by_az.startswith("${{for subnet in [data.aws_subnet.") and "subnet.availability_zone => subnet.id" in by_az
     assert resources(doc, "aws_vpc") == [] and resources(doc, "aws_subnet") == []
     assert one(data_sources(doc, "aws_vpc"))["id"] == "vpc-0abc"
     subnets = data_sources(doc, "aws_subnet")

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from constructs_lib.image_repository import content_hash
-from tests.synth import data_sources, load_stack, one, policy_statements, resources, settings, synth_app
+from constructs_lib.service import IMAGE_VOLUMES_LABEL
+from tests.synth import data_sources, load_stack, one, policy_statements, ref, resources, settings, synth_app
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +100,41 @@ def test_service_private_pinned_platform_circuit_breaker(doc):
     assert svc["enable_execute_command"] is False
 
 
+def test_worker_health_check_fails_when_the_loop_stops_beating(containers):
+    # ECS ignores the image's HEALTHCHECK; only this runs (AWS::ECS::TaskDefinition HealthCheck).
+    check = containers["ocr-worker"]["healthCheck"]
+    assert check["command"] == ["CMD", "ocr-worker", "health"]
+    assert 5 <= check["interval"] <= 300 and 2 <= check["timeout"] <= 60 and 1 <= check["retries"] <= 10
+    assert 0 <= check["startPeriod"] <= 300
+    assert "healthCheck" not in containers["model-warmer"]  # it exits; a check would never pass
+
+
+def test_containers_run_an_init_process_and_declare_the_image_volume_they_write(containers):
+    for c in containers.values():
+        assert c["linuxParameters"] == {"initProcessEnabled": True}
+        assert c["dockerLabels"] == {"org.paddleocr-efs.image-volumes": "/tmp"}
+    rule = (Path(__file__).parent / "policies" / "bind_mount_writable_by_task_user.py").read_text()
+    assert f'IMAGE_VOLUMES_LABEL = "{IMAGE_VOLUMES_LABEL}"' in rule  # the checkov rule reads this key
+
+
+def test_ecs_exec_makes_root_file_systems_writable_for_the_ssm_agent(tmp_path):
+    doc = load_stack(synth_app(tmp_path, settings(service={"enable_exec": True})), "service")
+    task = one(resources(doc, "aws_ecs_task_definition"))
+    for c in json.loads(task["container_definitions"]):
+        assert c["readonlyRootFilesystem"] is False and c["linuxParameters"]["initProcessEnabled"] is True
+
+
+def test_ecr_repository_can_be_destroyed_with_its_images(doc):
+    assert one(resources(doc, "aws_ecr_repository"))["force_delete"] is True
+
+
+def test_document_buckets_keep_their_objects_unless_force_destroy_is_set(doc, tmp_path):
+    buckets = resources(doc, "aws_s3_bucket")
+    assert len(buckets) == 2 and all(b["force_destroy"] is False for b in buckets)
+    forced = load_stack(synth_app(tmp_path, settings(documents={"force_destroy": True})), "service")
+    assert all(b["force_destroy"] is True for b in resources(forced, "aws_s3_bucket"))
+
+
 def test_ecs_exec_adds_only_the_ssm_channel_permissions(tmp_path):
     doc = load_stack(synth_app(tmp_path, settings(service={"enable_exec": True})), "service")
     assert one(resources(doc, "aws_ecs_service"))["enable_execute_command"] is True
@@ -110,12 +146,32 @@ def test_ecs_exec_adds_only_the_ssm_channel_permissions(tmp_path):
 
 # -- task role permissions -------------------------------------------------------------------
 
+def role_policies(doc, role):
+    return {policy["name"]: [(st["effect"], st["actions"], st["resources"]) for st in policy_statements(doc, policy["policy"])]
+            for policy in resources(doc, "aws_iam_role_policy") if role in policy["role"]}
+
+
+def test_execution_role_pulls_from_this_repository_and_writes_this_log_group_only(doc):
+    got = role_policies(doc, "execution-role")
+    assert set(got) == {"pull-image", "write-task-logs"}
+    pull, token = got["pull-image"]
+    assert pull == ("Allow", ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+                    [ref(doc, "aws_ecr_repository", "arn")])
+    assert token == ("Allow", ["ecr:GetAuthorizationToken"], ["*"])  # no resource-level permissions
+    [(_, actions, res)] = got["write-task-logs"]
+    assert actions == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert res == ["${aws_cloudwatch_log_group." + next(iter(doc["resource"]["aws_cloudwatch_log_group"])) + ".arn}:*"]
+
+
+def test_s3_model_source_gets_a_read_grant_on_its_prefix_only(tmp_path):
+    doc = load_stack(synth_app(tmp_path, settings(models={"source": "s3://acme-models/paddle/v3/"})), "service")
+    [(effect, actions, res)] = role_policies(doc, "task-role")["model-source-read"]
+    assert (effect, actions) == ("Allow", ["s3:GetObject"])
+    assert res == ["arn:${data.aws_partition.model-source-partition.partition}:s3:::acme-models/paddle/v3/*"]
+
+
 def test_task_role_permissions_exactly(doc):
-    got = {}
-    for policy in resources(doc, "aws_iam_role_policy"):
-        assert "task-role" in policy["role"]
-        got[policy["name"]] = [(st["effect"], st["actions"], st["resources"])
-                               for st in policy_statements(doc, policy["policy"])]
+    got = role_policies(doc, "task-role")
     assert set(got) == {"documents-queue", "documents-read-input", "documents-write-output"}
     [(effect, actions, res)] = got["documents-queue"]
     assert effect == "Allow" and actions == ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
@@ -138,11 +194,21 @@ def test_queue_and_dlq_are_encrypted_with_redrive(doc):
     assert jobs["visibility_timeout_seconds"] == 600 + 120  # above the worst-case document time
 
 
+def test_queue_and_dlq_refuse_requests_without_tls(doc):
+    policies = resources(doc, "aws_sqs_queue_policy")
+    assert len(policies) == 2  # the jobs queue and the dead-letter queue
+    for policy in policies:
+        deny = next(st for st in policy_statements(doc, policy["policy"]) if st["sid"] == "DenyWithoutTls")
+        assert deny["effect"] == "Deny" and deny["actions"] == ["sqs:*"]
+        assert deny["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
+
+
 def test_input_bucket_notifies_the_queue_on_the_input_prefix(doc):
     note = one(resources(doc, "aws_s3_bucket_notification"))
     [queue] = note["queue"]
     assert queue["events"] == ["s3:ObjectCreated:*"] and queue["filter_prefix"] == "incoming/"
-    statements = policy_statements(doc, one(resources(doc, "aws_sqs_queue_policy"))["policy"])
+    policies = resources(doc, "aws_sqs_queue_policy")
+    statements = policy_statements(doc, next(p for p in policies if "dlq" not in p["queue_url"])["policy"])
     send = next(s for s in statements if s["sid"] == "InputBucketNotifications")
     assert send["principals"] == [{"type": "Service", "identifiers": ["s3.amazonaws.com"]}]
     assert {c["variable"] for c in send["condition"]} == {"aws:SourceArn", "aws:SourceAccount"}
@@ -177,7 +243,9 @@ def test_build_hook_runs_the_image_script_tagged_with_the_content_hash(doc, cont
     tag = hook["triggers_replace"]["image_hash"]
     [exec_] = hook["provisioner"]
     assert exec_["local-exec"]["command"] == "./build_and_push.sh"
-    assert exec_["local-exec"]["working_dir"] == "../../../image"
+    # The build context is the image_dir given to the stack, copied into the stack as an asset.
+    assert exec_["local-exec"]["working_dir"] == f"assets/image_context_5EEBCE54/{tag}"
+    assert hook["triggers_replace"]["repository"].startswith("${aws_ecr_repository.")  # a rename re-runs it
     assert exec_["local-exec"]["environment"]["CONTAINER_CLI"] == "docker"
     assert containers["ocr-worker"]["image"].endswith(f":{tag}")
     [dependency] = one(resources(doc, "aws_ecs_task_definition"))["depends_on"]
@@ -235,9 +303,20 @@ def test_scaling_from_zero_to_max(doc):
 
 # -- monitoring -------------------------------------------------------------------------------
 
-def test_alarms_go_to_an_encrypted_topic(doc):
+def test_alarm_topic_uses_a_rotated_customer_key_that_cloudwatch_may_use_for_this_account_only(doc):
     topic = one(resources(doc, "aws_sns_topic"))
-    assert topic["kms_master_key_id"] == "alias/aws/sns"
+    key = one(resources(doc, "aws_kms_key"))
+    assert topic["kms_master_key_id"] == ref(doc, "aws_kms_key", "arn")  # never alias/aws/sns
+    assert key["enable_key_rotation"] is True
+    statements = {st["Sid"]: st for st in json.loads(key["policy"])["Statement"]}
+    assert statements["AccountAdministers"]["Principal"]["AWS"].endswith(":root")
+    cloudwatch = statements["CloudWatchAlarmsPublish"]
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert cloudwatch["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": "${data.aws_caller_identity.account.account_id}"}}
+
+
+def test_alarms_go_to_the_topic(doc):
     alarms = {a["alarm_name"].removeprefix("sabuho-paddleocr-"): a for a in resources(doc, "aws_cloudwatch_metric_alarm")}
     assert {"dlq-not-empty", "efs-io-limit", "tasks-below-desired"} <= alarms.keys()
     assert "efs-burst-credits" not in alarms  # elastic mode has no credits

@@ -33,7 +33,8 @@ def test_s3_backend_has_key_per_stack_encryption_and_native_lock(s3_stacks):
         assert backend["bucket"] == "acme-tfstate"
         assert backend["key"] == f"paddleocr-efs/{stack}.tfstate"
         assert backend["region"] == "us-east-1"
-        assert backend["encrypt"] is True
+        # No `encrypt`: it would force SSE-S3 over the bucket's SSE-KMS default encryption.
+        assert "encrypt" not in backend and "kms_key_id" not in backend
         assert backend["use_lockfile"] is True
         assert "dynamodb_table" not in backend
 
@@ -51,10 +52,17 @@ def test_cross_stack_references_read_s3_remote_state(s3_stacks):
     assert remote["config"]["key"] == "paddleocr-efs/network.tfstate"
     assert remote["config"]["region"] == "us-east-1"
     # and the references go through it
-    fs_target = resources(doc, "aws_efs_mount_target")[0]
-    assert "data.terraform_remote_state.cross-stack-reference-input-network.outputs" in fs_target["subnet_id"]
+    fs_target = one(resources(doc, "aws_efs_mount_target"))
+    assert "data.terraform_remote_state.cross-stack-reference-input-network.outputs" in fs_target["for_each"]
     network = load_stack(s3_stacks, "network")
     assert any(k.startswith("cross-stack-output-") for k in network["output"])
+
+
+def test_s3_backend_with_a_key_encrypts_state_with_it(tmp_path):
+    arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    stacks = synth_app(tmp_path, settings(backend={"type": "s3", "bucket": "b", "kms_key_id": arn}))
+    backend = load_stack(stacks, "network")["terraform"]["backend"]["s3"]
+    assert (backend["encrypt"], backend["kms_key_id"]) == (True, arn)
 
 
 def test_bootstrap_state_is_always_local(s3_stacks):

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from ocr_worker import logs
+from ocr_worker import heartbeat, logs
 from ocr_worker.cache import EXIT_NOT_READY, CacheError, ModelCache
 from ocr_worker.engine import ModelsNotReady
 from ocr_worker.models import ModelLock, default_lock_path
@@ -23,6 +23,8 @@ ENV_HELP = """environment:
   OCR_LOCK_TIMEOUT        seconds warm waits for another warmer (default 900)
   OCR_QUEUE_URL, OCR_OUTPUT_BUCKET, OCR_OUTPUT_PREFIX (default results/)
   OCR_VISIBILITY_TIMEOUT (default 300), OCR_RETRY_DELAY (default 30)   worker only
+  OCR_HEARTBEAT_FILE      touched by worker/serve as their loop runs (default /tmp/ocr-worker.heartbeat)
+  OCR_HEARTBEAT_MAX_AGE   seconds after which `health` fails (default 120)
 """
 
 
@@ -75,6 +77,19 @@ def cmd_lock(args) -> int:
     return 0
 
 
+def cmd_health(args) -> int:
+    age = heartbeat.age_seconds()
+    limit = env_int("OCR_HEARTBEAT_MAX_AGE", heartbeat.DEFAULT_MAX_AGE)
+    if age is None:
+        print(f"unhealthy: no heartbeat at {heartbeat.path()} (the loop has not started)")
+        return 1
+    if age > limit:
+        print(f"unhealthy: last heartbeat {age:.0f} s ago (limit {limit} s)")
+        return 1
+    print(f"healthy: last heartbeat {age:.0f} s ago")
+    return 0
+
+
 def _engine():
     from ocr_worker.engine import OcrEngine
 
@@ -112,13 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     verify = sub.add_parser("verify", help="print each model's state; non-zero exit on any problem")
     verify.add_argument("--quick", action="store_true", help="check sizes only, not sha256 (health checks)")
     sub.add_parser("lock", help="pin the warmed cache's checksums into the lock file")
+    sub.add_parser("health", help="exit 0 while the worker or server loop keeps beating (health checks)")
     sub.add_parser("worker", help="process documents from the queue")
     serve = sub.add_parser("serve", help="HTTP: /healthz, /readyz, POST /ocr")
     serve.add_argument("--host", default=os.environ.get("OCR_HOST", "0.0.0.0"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("OCR_PORT", "8080")))
     args = parser.parse_args(argv)
     logs.setup(os.environ.get("LOG_LEVEL", "INFO"))
-    handler = {"warm": cmd_warm, "verify": cmd_verify, "lock": cmd_lock, "worker": cmd_worker,
+    handler = {"warm": cmd_warm, "verify": cmd_verify, "lock": cmd_lock, "health": cmd_health, "worker": cmd_worker,
                "serve": cmd_serve}[args.command]
     try:
         return handler(args)

@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ocr_worker.documents import MAX_BYTES, DocumentError
+from ocr_worker.heartbeat import Heartbeat
 
 log = logging.getLogger("ocr_worker.server")
 
@@ -20,7 +21,12 @@ class OcrServer(ThreadingHTTPServer):
         self.engine = None
         self.load_error = None
         self.ocr_lock = threading.Lock()  # one inference at a time: the pipeline is not thread-safe
+        self.heartbeat = Heartbeat()
         threading.Thread(target=self._load, args=(load_engine,), daemon=True).start()
+
+    def service_actions(self) -> None:
+        # Runs on every turn of serve_forever's loop: the heartbeat shows the server is serving.
+        self.heartbeat.beat()
 
     def _load(self, load_engine) -> None:
         try:

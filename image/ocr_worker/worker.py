@@ -13,6 +13,7 @@ import boto3
 
 from ocr_worker.documents import DocumentError
 from ocr_worker.engine import OcrEngine
+from ocr_worker.heartbeat import Heartbeat
 
 log = logging.getLogger("ocr_worker.worker")
 
@@ -45,6 +46,7 @@ class Worker:
         self.engine, self.config = engine, config
         self.sqs, self.s3 = boto3.client("sqs"), boto3.client("s3")
         self.stopping = threading.Event()
+        self.heartbeat = Heartbeat()
 
     def install_signal_handlers(self) -> None:
         def stop(signum, _frame):
@@ -57,6 +59,7 @@ class Worker:
     def run(self) -> None:
         log.info("polling", extra={"fields": {"queue": self.config.queue_url}})
         while not self.stopping.is_set():
+            self.heartbeat.beat()  # once per poll: at most wait_seconds apart while idle
             try:
                 response = self.sqs.receive_message(
                     QueueUrl=self.config.queue_url, MaxNumberOfMessages=1,
@@ -99,7 +102,7 @@ class Worker:
         fields = {**fields, "bucket": bucket, "key": key}
         log.info("processing", extra={"fields": fields})
         data = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        result = self.engine.ocr_document(data)
+        result = self.engine.ocr_document(data, on_page=lambda _: self.heartbeat.beat())
         result["source"] = {"bucket": bucket, "key": key}
         out_key = f"{self.config.output_prefix}{key}.json"
         self.s3.put_object(Bucket=self.config.output_bucket, Key=out_key, ContentType="application/json",

@@ -94,8 +94,9 @@ def test_roles_and_policies(deployment):
     [grant] = efs_policy["PolicyDocument"]["Statement"]
     assert sorted(grant["Action"]) == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
     assert "elasticfilesystem:AccessPointArn" in grant["Condition"]["StringEquals"]
-    attached = iam.list_attached_role_policies(RoleName="sabuho-processor-execution-role")["AttachedPolicies"]
-    assert [p["PolicyName"] for p in attached] == ["AmazonECSTaskExecutionRolePolicy"]
+    assert iam.list_attached_role_policies(RoleName="sabuho-processor-execution-role")["AttachedPolicies"] == []
+    names = set(iam.list_role_policies(RoleName="sabuho-processor-execution-role")["PolicyNames"])
+    assert names == {"pull-image", "write-task-logs"}
 
 
 def test_task_definition_and_service(deployment):
@@ -119,7 +120,10 @@ def test_queue_and_dlq(deployment):
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == 3
     assert attrs["SqsManagedSseEnabled"] == "true" and attrs["VisibilityTimeout"] == "720"
-    assert sqs.get_queue_url(QueueName="sabuho-paddleocr-jobs-dlq")["QueueUrl"]
+    dlq = sqs.get_queue_url(QueueName="sabuho-paddleocr-jobs-dlq")["QueueUrl"]
+    for queue in (url, dlq):
+        policy = json.loads(sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["Policy"])["Attributes"]["Policy"])
+        assert any(st["Sid"] == "DenyWithoutTls" for st in policy["Statement"])
 
 
 def test_alarms_dashboard_and_scaling(deployment):

@@ -1,20 +1,33 @@
 """Build image/ with podman through the same script the Terraform hook runs, push it to a local
-registry, pull it back, and run the guide's compose flow: warm fills a named volume from a model
-mirror, a second warm starts from it, and `serve` reads the right text."""
+registry, pull it back, and run it two ways:
+
+- the synthesized task definition, through the Fargate-faithful runner (constructs_lib.run_task):
+  warm an empty EFS stand-in, start the worker only after the warmer succeeded, pass the task's
+  health check, OCR a document from a moto queue into a moto bucket, and drain on stop;
+- the guide's compose flow: warm fills a named volume from a model mirror, a second warm starts
+  from it, and `serve` reads the right text.
+
+Set PADDLEOCR_EFS_PODMAN_STORE to a directory to keep podman's storage between runs: the base
+image and unchanged build layers are then reused (the first build takes about 12 minutes).
+"""
 
 import json
-
+import os
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
+import boto3
 import pytest
 
 from constructs_lib.image_repository import content_hash
+from constructs_lib.run_task import LocalTask, TaskDefinition
 from tests.e2e.containers import Registry, build_args, make_base_image, podman, podman_env
-from tests.e2e.harness import ROOT, free_port
+from tests.e2e.harness import ROOT, free_port, wait_for_port
 from tests.model_mirror import build_mirror
 from tests.worker.conftest import CountingMirror
 from tests.worker.docs import INVOICE, encode, text_image
@@ -26,7 +39,8 @@ VOLUME = "paddlex-cache-e2e"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     folder = tmp_path_factory.mktemp("podman")
-    env = podman_env(folder / "podman")
+    store = os.environ.get("PADDLEOCR_EFS_PODMAN_STORE")
+    env = podman_env(Path(store) if store else folder / "podman")
     make_base_image(env, folder)
     registry = Registry(folder)
     image_uri = f"{registry.address}/ocr-worker:{content_hash(ROOT / 'image')}"
@@ -43,7 +57,8 @@ def built(tmp_path_factory):
     mirror = CountingMirror(mirror_dir)
     threading.Thread(target=mirror.serve_forever, daemon=True).start()
     podman(env, "volume", "rm", "-f", VOLUME, check=False)
-    yield {"env": env, "image": image_uri, "registry": registry, "mirror": mirror, "lock": mirror_dir / "models.lock.json"}
+    yield {"env": env, "image": image_uri, "registry": registry, "mirror": mirror, "lock": mirror_dir / "models.lock.json",
+           "mirror_dir": mirror_dir}
     mirror.shutdown()
     podman(env, "volume", "rm", "-f", VOLUME, check=False)
     registry.stop()
@@ -61,6 +76,16 @@ def test_the_pushed_tag_is_the_content_hash(built):
     repository, tag = built["image"].split("/", 1)[1].split(":")
     with urllib.request.urlopen(f"http://{built['registry'].address}/v2/{repository}/tags/list") as response:
         assert json.load(response)["tags"] == [tag]
+
+
+def test_the_hook_skips_a_tag_the_registry_already_holds(built):
+    # Tags are immutable in ECR: a rollback to an earlier image/ must not push its tag again.
+    env = {**built["env"], "IMAGE_URI": built["image"], "CONTAINER_CLI": "podman", "SKIP_ECR_LOGIN": "1",
+           "PUSH_ARGS": "--tls-verify=false", "BUILD_ARGS": "--no-such-flag"}  # a build would fail
+    result = subprocess.run(["./build_and_push.sh"], cwd=ROOT / "image", env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "already in the registry; skipping the build and push" in result.stdout
 
 
 def test_image_runs_as_the_access_point_user(built):
@@ -108,3 +133,84 @@ def test_serve_reads_the_text_from_the_cached_models(built):
         podman(built["env"], "rm", "-f", container, check=False)
     assert len(built["mirror"].requests) == 2
 
+
+
+# -- the synthesized task, run the way Fargate runs it ------------------------------------------
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture
+def moto_queue(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    endpoint = f"http://127.0.0.1:{port}"
+    kwargs = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "testing",
+              "aws_secret_access_key": "testing"}
+    s3, sqs = boto3.client("s3", **kwargs), boto3.client("sqs", **kwargs)
+    for bucket in ("documents-in", "documents-out"):
+        s3.create_bucket(Bucket=bucket)
+    queue = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    yield {"endpoint": endpoint, "s3": s3, "sqs": sqs, "queue": queue}
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def started_and_finished(built, local, container):
+    state = json.loads(podman(built["env"], "inspect", local.states[container].name).stdout)[0]["State"]
+    return state["StartedAt"], state["FinishedAt"]
+
+
+def test_the_synthesized_task_runs_under_fargate_rules(built, default_stacks, moto_queue, tmp_path):
+    """The task definition of the default synth, unchanged but for the image and the values that
+    Terraform would fill in (queue URL, bucket) and what the task role would provide."""
+    aws = moto_queue
+    aws["s3"].put_object(Bucket="documents-in", Key="incoming/invoice.png", Body=encode(text_image(INVOICE), "PNG"))
+    aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps({"bucket": "documents-in",
+                                                                           "key": "incoming/invoice.png"}))
+    requests_before = len(built["mirror"].requests)
+    task = LocalTask(
+        TaskDefinition.from_stacks(default_stacks), tmp_path / "run", cli="podman", cli_env=built["env"],
+        image=built["image"], efs_roots={"model-cache": tmp_path / "efs"},
+        env={**CREDENTIALS, "AWS_ENDPOINT_URL": aws["endpoint"], "OCR_QUEUE_URL": aws["queue"],
+             "OCR_OUTPUT_BUCKET": "documents-out", "OCR_MODEL_SOURCE": built["mirror"].url,
+             # The test models' lock lives on the file system, as a site's own lock could.
+             "OCR_MODEL_LOCK": "/var/cache/paddlex/test.lock.json", "OCR_WAIT_SECONDS": "2"})
+    cache_root = task.prepare()["model-cache"]
+    (cache_root / "test.lock.json").write_bytes(built["lock"].read_bytes())
+    task.start()
+    try:
+        task.wait_for(lambda t: t.states["ocr-worker"].status == "RUNNING", 600, "the worker starts")
+        warmer = task.states["model-warmer"]
+        assert (warmer.status, warmer.exit_code) == ("STOPPED", 0), task.logs("model-warmer")[-3000:]
+        _, warm_finished = started_and_finished(built, task, "model-warmer")
+        worker_started, _ = started_and_finished(built, task, "ocr-worker")
+        assert worker_started >= warm_finished, "the worker started before the warmer succeeded"
+        assert len(built["mirror"].requests) - requests_before == 2  # each model downloaded once
+
+        task.wait_for(lambda t: t.states["ocr-worker"].health == "HEALTHY", 300, "the worker passes its health check")
+        deadline = time.monotonic() + 300
+        while "Contents" not in aws["s3"].list_objects_v2(Bucket="documents-out", Prefix="results/"):
+            assert time.monotonic() < deadline and not task.wait(0), task.describe() + task.logs("ocr-worker")[-3000:]
+            time.sleep(1)
+        result = json.loads(aws["s3"].get_object(Bucket="documents-out", Key="results/incoming/invoice.png.json")[
+            "Body"].read())
+        assert [line["text"] for page in result["pages"] for line in page["lines"]] == [INVOICE]
+        attributes = aws["sqs"].get_queue_attributes(QueueUrl=aws["queue"], AttributeNames=["All"])["Attributes"]
+        assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == (
+            "0", "0")
+
+        task.stop("test: drain")
+        worker = task.states["ocr-worker"]
+        assert worker.exit_code == 0, f"not drained within its stopTimeout: {task.describe()}"
+        assert '"message": "stopped"' in task.logs("ocr-worker")
+    finally:
+        if not task.wait(0):
+            task.stop("test teardown")
+        logs = {name: task.logs(name) for name in task.states}
+        task.remove()
+        for name, text in logs.items():  # shown by pytest when the test fails
+            print(f"--- {name} ---\n{text[-4000:]}")
+    assert "PermissionError" not in logs["ocr-worker"], logs["ocr-worker"][-3000:]
