@@ -13,6 +13,17 @@ repository="${IMAGE_URI#*/}"
 tag="${repository##*:}"
 repository="${repository%:*}"
 
+tag_in_registry() {
+  # podman 4 inspects only manifest lists; its tag listing works for any v2 registry.
+  if [ "$(basename "${cli}")" = podman ]; then
+    # shellcheck disable=SC2086  # PUSH_ARGS is a list of flags (e.g. --tls-verify=false)
+    "${cli}" search --list-tags ${PUSH_ARGS:-} "${registry}/${repository}" 2>/dev/null \
+      | awk 'NR > 1 { print $2 }' | grep -qxF "${tag}"
+  else
+    "${cli}" manifest inspect "${IMAGE_URI}" >/dev/null 2>&1
+  fi
+}
+
 # Tags are immutable: a tag the registry already holds is this same content (the tag is its
 # hash), so a rollback to an earlier image/ or a re-run after a failed apply pushes nothing.
 if [ -z "${SKIP_ECR_LOGIN:-}" ]; then
@@ -23,8 +34,7 @@ if [ -z "${SKIP_ECR_LOGIN:-}" ]; then
     exit 0
   fi
   aws ecr get-login-password --region "${AWS_REGION}" | "${cli}" login --username AWS --password-stdin "${registry}"
-# shellcheck disable=SC2086  # PUSH_ARGS is a list of flags
-elif "${cli}" manifest inspect ${PUSH_ARGS:-} "${IMAGE_URI}" >/dev/null 2>&1; then
+elif tag_in_registry; then
   echo "${IMAGE_URI} is already in the registry; skipping the build and push"
   exit 0
 fi
