@@ -98,7 +98,15 @@ class Network(Construct):
         if count < 2:
             raise ValueError("Network: a new VPC needs at least 2 availability zones")
         if zones:
-            # Pinned by name: a zone AWS adds or impairs never moves a subnet.
+            # Pinned by name: a zone AWS adds or impairs never moves a subnet. The lookup fails
+            # the plan if a named zone is not available to this account.
+            DataAwsAvailabilityZones(
+                self, "azs", state="available",
+                filter=[DataAwsAvailabilityZonesFilter(name="zone-name", values=list(zones))],
+                lifecycle=TerraformResourceLifecycle(postcondition=[Postcondition(
+                    condition=f"${{length(self.names) == {count}}}",
+                    error_message="network.availability_zones names a zone that is not available in this "
+                                  "region and account.")]))
             zone_list: object = list(zones)
         else:
             # The region's first `count` standard zones, by name. Zone letters differ per region

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,17 @@ def terraform_env(tmp_path_factory) -> dict:
         config.write_text(f'plugin_cache_dir = "{cache}"\n')
     env["TF_CLI_CONFIG_FILE"] = str(config)
     return env
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A plain-HTTP moto server on 127.0.0.1 for the session."""
+    from tests.e2e.harness import free_port, wait_for_port
+
+    port = free_port()
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)

@@ -1,6 +1,7 @@
 """Network: a new VPC (DNS on, 2+ AZs, NAT) or an adopted one, and the task security group."""
 
 import json
+import subprocess
 
 import pytest
 
@@ -51,9 +52,11 @@ def test_default_zones_are_the_first_available_standard_zones_without_wrap_aroun
     assert "element(" not in json.dumps(default)  # element() wraps around onto the first zone
 
 
-def test_pinned_zones_are_used_as_given_without_a_lookup():
+def test_pinned_zones_are_used_as_given_and_must_be_available():
     doc = synth_network(availability_zones=["us-east-1c", "us-east-1d"])
-    assert data_sources(doc, "aws_availability_zones") == []
+    azs = one(data_sources(doc, "aws_availability_zones"))
+    assert azs["filter"] == [{"name": "zone-name", "values": ["us-east-1c", "us-east-1d"]}]
+    assert azs["lifecycle"]["postcondition"][0]["condition"] == "${length(self.names) == 2}"
     assert next(v for k, v in doc["locals"].items() if k.startswith("network_zones")) == ["us-east-1c", "us-east-1d"]
 
 
@@ -108,3 +111,49 @@ def test_subnet_cidrs_do_not_overlap():
     nets = [ipaddress.IPv4Network(c) for c in private + public]
     assert len(nets) == 12
     assert all(not a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
+
+
+# -- a real plan against moto: where zone letters skip, subnets still get distinct zones ---------
+
+def plan_network(tmp_path, terraform_env, endpoint, **network):
+    from tests.synth import synth_app
+    from tests.test_terraform import terraform
+
+    stack = synth_app(tmp_path, settings(region="ap-northeast-1", aws_endpoint=endpoint, network=network)) / "network"
+    env = {**terraform_env, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    terraform(env, stack, "init", "-input=false")
+    result = subprocess.run(["terraform", "plan", "-input=false", "-no-color", "-out=plan"], cwd=stack, env=env,
+                            capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        return None, result.stdout + result.stderr
+    planned = json.loads(terraform(env, stack, "show", "-json", "plan"))
+    zones = {}
+    for change in planned["resource_changes"]:
+        if change["type"] == "aws_subnet":
+            after = change["change"]["after"]
+            zones.setdefault(after["tags"]["Tier"], []).append((change["index"], after["availability_zone"]))
+    return zones, result.stdout
+
+
+@pytest.mark.terraform
+@pytest.mark.moto
+@pytest.mark.slow
+@pytest.mark.parametrize("az_count", [2, 3])
+def test_plan_in_a_region_whose_zone_letters_skip_uses_distinct_real_zones(tmp_path, terraform_env, moto_endpoint,
+                                                                           az_count):
+    # ap-northeast-1 has zones a, c and d: the old literal "<region>b" did not exist, and
+    # element() wrapped every subnet onto one zone.
+    zones, output = plan_network(tmp_path, terraform_env, moto_endpoint, az_count=az_count)
+    assert zones is not None, output
+    expected = ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"][:az_count]
+    for tier in ("private", "public"):
+        assert sorted(zones[tier]) == [(zone, zone) for zone in expected]  # keyed by the zone it is in
+
+
+@pytest.mark.terraform
+@pytest.mark.moto
+@pytest.mark.slow
+def test_plan_with_more_zones_than_the_region_has_fails_with_a_clear_message(tmp_path, terraform_env, moto_endpoint):
+    zones, output = plan_network(tmp_path, terraform_env, moto_endpoint, az_count=4)
+    assert zones is None
+    assert "network.az_count is 4, but this region has fewer available availability zones" in " ".join(output.split())
