@@ -141,6 +141,10 @@ class ServiceSettings:
     backlog_per_task: int = 4
     #: Allow ``aws ecs execute-command`` into tasks.
     enable_exec: bool = False
+    #: Run three tasks in four on Fargate Spot (about 70% cheaper). The worker is
+    #: interruption-safe: Spot's two-minute SIGTERM is its stopTimeout, and an unfinished document
+    #: goes back to the queue without counting as a failure.
+    spot: bool = False
     #: Email address subscribed to the alarm topic.
     alarm_email: Optional[str] = None
 
@@ -168,9 +172,11 @@ class DocumentSettings:
     existing_input_bucket: Optional[str] = None
     input_prefix: str = "incoming/"
     output_prefix: str = "results/"
-    #: Receives before a message goes to the dead-letter queue.
+    #: Failed attempts (S3 or SQS outages, bugs) before the worker moves a message to the
+    #: dead-letter queue. Interruptions never count; bad documents get an error result at once.
     max_receive_count: int = 3
-    #: Worst-case seconds to OCR one document; the queue's visibility timeout is set above it.
+    #: Worst-case seconds to OCR one document: a longer one gets an error result ("over-long"),
+    #: and a busy task's scale-in protection lasts this plus two minutes.
     max_document_seconds: int = 600
     #: Let ``destroy`` delete the input and output buckets with every object version in them.
     #: Off: empty them first (see the README), so no document is lost by accident.

@@ -16,20 +16,25 @@ from constructs_lib.config import DocumentSettings
 from constructs_lib.policy import deny_without_tls, grant, policy_document, statement
 from constructs_lib.secure_bucket import SecureBucket
 
-#: Added to the worst-case document time: receive, download, upload and delete.
-VISIBILITY_MARGIN_SECONDS = 120
+#: The worker's lease on a message, renewed every third of it while it works: a document whose
+#: worker crashed is visible again within this many seconds.
+LEASE_SECONDS = 120
+#: Receives that never end in a delete (the worker crashed on the document, e.g. out of memory)
+#: before SQS moves the message to the DLQ. Every handled outcome deletes the message, so only
+#: crashes count here; failed attempts are counted by the worker (max_receive_count).
+CRASH_REDRIVE_RECEIVES = 5
 
 
 class DocumentPipeline(Construct):
     """An input bucket (or an existing one) whose ObjectCreated events under ``input_prefix`` feed
-    an SSE-encrypted jobs queue; ``max_receive_count`` failures move a message to the DLQ. Results
-    go to a separate output bucket under ``output_prefix``."""
+    an SSE-encrypted jobs queue. The worker moves a message to the DLQ after ``max_receive_count``
+    failed attempts, and the queue's redrive after CRASH_REDRIVE_RECEIVES crashed ones. Results go
+    to a separate output bucket under ``output_prefix``."""
 
     def __init__(self, scope: Construct, id: str, *, settings: DocumentSettings, name: str,
                  account_id: str) -> None:
         super().__init__(scope, id)
         self.settings = settings
-        self.visibility_timeout = settings.max_document_seconds + VISIBILITY_MARGIN_SECONDS
         if settings.existing_input_bucket:
             existing = DataAwsS3Bucket(self, "input", bucket=settings.existing_input_bucket)
             self.input_bucket_name, self.input_bucket_arn = existing.bucket, existing.arn
@@ -42,10 +47,10 @@ class DocumentPipeline(Construct):
                             message_retention_seconds=14 * 24 * 3600)
         self.queue = SqsQueue(
             self, "queue", name=f"{name}-jobs", sqs_managed_sse_enabled=True,
-            visibility_timeout_seconds=self.visibility_timeout,
+            visibility_timeout_seconds=LEASE_SECONDS,
             message_retention_seconds=4 * 24 * 3600, receive_wait_time_seconds=20,
             redrive_policy=json.dumps({"deadLetterTargetArn": self.dlq.arn,
-                                       "maxReceiveCount": settings.max_receive_count}))
+                                       "maxReceiveCount": CRASH_REDRIVE_RECEIVES}))
         from_bucket = policy_document(self, "queue-policy", [
             statement("InputBucketNotifications", ["sqs:SendMessage"], [self.queue.arn],
                       principals={"Service": ["s3.amazonaws.com"]},
@@ -62,11 +67,13 @@ class DocumentPipeline(Construct):
                                       filter_prefix=settings.input_prefix)])
 
     def grant_process(self, role: IamRole) -> list[IamRolePolicy]:
-        """Exactly what the worker needs: consume the queue, read inputs, write results."""
+        """Exactly what the worker needs: consume the queue, requeue to it and dead-letter to the
+        DLQ (sqs:SendMessage), read inputs, write results."""
         return [
-            grant(self, role, "documents-queue", [statement(
-                "ConsumeJobs", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
-                [self.queue.arn])]),
+            grant(self, role, "documents-queue", [
+                statement("ConsumeJobs", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+                          [self.queue.arn]),
+                statement("RequeueAndDeadLetter", ["sqs:SendMessage"], [self.queue.arn, self.dlq.arn])]),
             grant(self, role, "documents-read-input", [statement(
                 "ReadInput", ["s3:GetObject"], [f"{self.input_bucket_arn}/{self.settings.input_prefix}*"])]),
             self.output.grant_put(role, self.settings.output_prefix, "documents-write-output"),

@@ -11,12 +11,20 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
     CloudwatchMetricAlarmMetricQuery,
     CloudwatchMetricAlarmMetricQueryMetric,
 )
+from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
+from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
+    CloudwatchEventTarget,
+    CloudwatchEventTargetInputTransformer,
+)
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
+from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
+
+from constructs_lib.policy import deny_without_tls, policy_document, statement
 
 
 
@@ -30,8 +38,8 @@ class Monitoring(Construct):
     behalf of this account."""
 
     def __init__(self, scope: Construct, id: str, *, name: str, region: str, account_id: str, cluster_name: str,
-                 service_name: str, queue_name: str, dlq_name: str, file_system_id: str, throughput_mode: str,
-                 alarm_email: Optional[str] = None) -> None:
+                 cluster_arn: str, service_name: str, queue_name: str, dlq_name: str, file_system_id: str,
+                 throughput_mode: str, alarm_email: Optional[str] = None) -> None:
         super().__init__(scope, id)
         partition = DataAwsPartition(self, "partition")
         # A key policy, not an IAM policy: "Resource": "*" means this key. Written inline so that
@@ -43,6 +51,11 @@ class Monitoring(Construct):
             {"Sid": "CloudWatchAlarmsPublish", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
              "Resource": "*", "Principal": {"Service": "cloudwatch.amazonaws.com"},
              "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}},
+            # EventBridge's KMS calls carry no aws:SourceAccount or aws:SourceArn, so a condition
+            # would drop every event ("Amazon EventBridge targets", encrypted SNS topics); the topic
+            # policy below limits who may publish.
+            {"Sid": "EventBridgePublish", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+             "Resource": "*", "Principal": {"Service": "events.amazonaws.com"}},
         ]}
         self.key = KmsKey(self, "alarm-key", description=f"{name}: alarm topic encryption",
                           enable_key_rotation=True, deletion_window_in_days=30, policy=json.dumps(key_policy))
@@ -50,6 +63,35 @@ class Monitoring(Construct):
         self.topic = SnsTopic(self, "alarms", name=f"{name}-alarms", kms_master_key_id=self.key.arn)
         if alarm_email:
             SnsTopicSubscription(self, "email", topic_arn=self.topic.arn, protocol="email", endpoint=alarm_email)
+
+        # A crash loop is not silent: every task of this service that stops with a container that
+        # exited non-zero (a failed warm-up, a worker crash, an out-of-memory kill) is announced.
+        # The worker exits 0 on SIGTERM, so scale-in, deployments and Spot reclaims stay quiet.
+        self.task_failed = CloudwatchEventRule(
+            self, "task-failed", name=f"{name}-task-failed",
+            description="A task of the OCR service stopped with a non-zero container exit code",
+            event_pattern=json.dumps({"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"], "detail": {
+                "clusterArn": [cluster_arn], "group": [f"service:{service_name}"], "lastStatus": ["STOPPED"],
+                "containers": {"exitCode": [{"anything-but": 0}]}}}))
+        CloudwatchEventTarget(
+            self, "task-failed-to-topic", rule=self.task_failed.name, arn=self.topic.arn,
+            input_transformer=CloudwatchEventTargetInputTransformer(
+                input_paths={"task": "$.detail.taskArn", "reason": "$.detail.stoppedReason"},
+                input_template='"OCR task <task> stopped with a failed container: <reason>"'))
+        topic_policy = policy_document(self, "topic-policy", [
+            statement("AccountOwns", ["sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:AddPermission",
+                                      "sns:RemovePermission", "sns:DeleteTopic", "sns:Subscribe",
+                                      "sns:ListSubscriptionsByTopic", "sns:Publish"], [self.topic.arn],
+                      principals={"AWS": [f"arn:{partition.partition}:iam::{account_id}:root"]}),
+            statement("CloudWatchAlarmsPublish", ["sns:Publish"], [self.topic.arn],
+                      principals={"Service": ["cloudwatch.amazonaws.com"]},
+                      conditions=[("StringEquals", "aws:SourceAccount", [account_id])]),
+            statement("TaskFailedRulePublishes", ["sns:Publish"], [self.topic.arn],
+                      principals={"Service": ["events.amazonaws.com"]},
+                      conditions=[("ArnEquals", "aws:SourceArn", [self.task_failed.arn])]),
+            deny_without_tls(["sns:Publish"], [self.topic.arn]),
+        ])
+        SnsTopicPolicy(self, "topic-policy-attachment", arn=self.topic.arn, policy=topic_policy.json)
         actions = [self.topic.arn]
         service_dims = {"ClusterName": cluster_name, "ServiceName": service_name}
 

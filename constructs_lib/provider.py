@@ -12,7 +12,7 @@ from constructs_lib.config import Settings
 AWS_PROVIDER_CONSTRAINT = ">= 5.100.0, < 7.0.0"
 
 #: Services the stacks call; all are pointed at ``aws_endpoint`` when it is set.
-_ENDPOINT_SERVICES = ("appautoscaling", "cloudwatch", "ec2", "ecr", "ecs", "efs", "iam", "kms",
+_ENDPOINT_SERVICES = ("appautoscaling", "cloudwatch", "ec2", "ecr", "ecs", "efs", "events", "iam", "kms",
                       "logs", "s3", "sns", "sqs", "sts")
 
 

@@ -25,11 +25,15 @@ def _metric(id: str, namespace: str, name: str, dimensions: dict, stat: str) -> 
 
 
 class QueueScaling(Construct):
-    """Target tracking keeps visible messages per running task at ``backlog_per_task``.
+    """Target tracking keeps messages per running task at ``backlog_per_task``, counting the ones
+    being worked on (in flight) as well as the visible ones, so a task busy with a long document
+    does not look idle.
 
     Target tracking multiplies the current task count, so it can never leave zero: a step policy,
-    fired by an alarm "messages waiting and no task running", adds the first task. Scale-in is
-    target tracking's own, down to ``min_tasks`` (0 by default: an idle service costs nothing)."""
+    fired by an alarm "messages waiting and no task wanted", sets the desired count to exactly one
+    (ExactCapacity). It acts only while the desired count is zero, so it never adds a second task
+    while the first is still pulling its image, and never undoes target tracking. Scale-in is
+    target tracking's own, down to ``min_tasks``; busy tasks are protected by the worker."""
 
     def __init__(self, scope: Construct, id: str, *, settings: ServiceSettings, cluster_name: str,
                  service_name: str, queue_name: str) -> None:
@@ -40,33 +44,32 @@ class QueueScaling(Construct):
             min_capacity=settings.min_tasks, max_capacity=settings.max_tasks)
         where = {"resource_id": self.target.resource_id, "scalable_dimension": self.target.scalable_dimension,
                  "service_namespace": self.target.service_namespace}
-        visible = _metric("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue_name},
-                          "Sum")
-        running = _metric("running", "ECS/ContainerInsights", "RunningTaskCount",
-                          {"ClusterName": cluster_name, "ServiceName": service_name}, "Average")
+        queue = {"QueueName": queue_name}
+        service = {"ClusterName": cluster_name, "ServiceName": service_name}
+        visible = _metric("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, "Sum")
+        in_flight = _metric("inflight", "AWS/SQS", "ApproximateNumberOfMessagesNotVisible", queue, "Sum")
+        running = _metric("running", "ECS/ContainerInsights", "RunningTaskCount", service, "Average")
 
         self.backlog_policy = AppautoscalingPolicy(
             self, "backlog-per-task", name=f"{service_name}-backlog-per-task", policy_type="TargetTrackingScaling",
             **where, target_tracking_scaling_policy_configuration={
                 "target_value": settings.backlog_per_task, "scale_out_cooldown": 60, "scale_in_cooldown": 300,
                 "customized_metric_specification": {"metrics": [
-                    visible, running,
-                    Query(id="backlog", label="Visible messages per running task", return_data=True,
-                          expression="visible / IF(running > 0, running, 1)")]}})
+                    visible, in_flight, running,
+                    Query(id="backlog", label="Waiting and in-flight messages per running task", return_data=True,
+                          expression="(visible + inflight) / IF(running > 0, running, 1)")]}})
 
         self.wake_policy = AppautoscalingPolicy(
             self, "scale-from-zero", name=f"{service_name}-scale-from-zero", policy_type="StepScaling",
             **where, step_scaling_policy_configuration={
-                "adjustment_type": "ChangeInCapacity", "cooldown": 60, "metric_aggregation_type": "Maximum",
+                "adjustment_type": "ExactCapacity", "cooldown": 60, "metric_aggregation_type": "Maximum",
                 "step_adjustment": [StepAdjustment(metric_interval_lower_bound="0", scaling_adjustment=1)]})
         CloudwatchMetricAlarm(
             self, "work-waiting", alarm_name=f"{service_name}-work-waiting-no-tasks",
-            alarm_description="Messages are waiting and no task runs: start the first task",
+            alarm_description="Messages are waiting and the service wants no task: set it to one",
             comparison_operator="GreaterThanOrEqualToThreshold", threshold=1, evaluation_periods=1,
             treat_missing_data="notBreaching", alarm_actions=[self.wake_policy.arn], metric_query=[
-                metric_query("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue_name},
-                             "Sum", period=60),
-                metric_query("running", "ECS/ContainerInsights", "RunningTaskCount",
-                             {"ClusterName": cluster_name, "ServiceName": service_name}, "Average", period=60),
-                CloudwatchMetricAlarmMetricQuery(id="waiting", return_data=True, label="Work waiting with no task",
-                                                 expression="IF(FILL(running, 0) == 0 AND visible > 0, 1, 0)")])
+                metric_query("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, "Sum", period=60),
+                metric_query("desired", "ECS/ContainerInsights", "DesiredTaskCount", service, "Average", period=60),
+                CloudwatchMetricAlarmMetricQuery(id="waiting", return_data=True, label="Work waiting, no task wanted",
+                                                 expression="IF(FILL(desired, 0) == 0 AND visible > 0, 1, 0)")])

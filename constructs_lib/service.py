@@ -7,8 +7,12 @@ from typing import Optional, Sequence
 
 from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion
 from cdktf_cdktf_provider_aws.ecs_cluster import EcsCluster, EcsClusterSetting
-from cdktf_cdktf_provider_aws.ecs_service import EcsService
+from cdktf_cdktf_provider_aws.ecs_cluster_capacity_providers import EcsClusterCapacityProviders
+from cdktf_cdktf_provider_aws.ecs_service import EcsService, EcsServiceCapacityProviderStrategy
 from cdktf_cdktf_provider_aws.ecs_task_definition import (
     EcsTaskDefinition,
     EcsTaskDefinitionVolume,
@@ -28,6 +32,9 @@ WARMER = "model-warmer"
 WORKER = "ocr-worker"
 CACHE_VOLUME = "model-cache"
 SCRATCH_VOLUME = "scratch"
+#: Seconds from SIGTERM to SIGKILL: Fargate's maximum, and what Spot gives before reclaiming.
+#: The worker finishes its page and requeues what cannot finish in this time.
+WORKER_STOP_TIMEOUT = 120
 #: ECS runs only this, never the image's HEALTHCHECK. ``ocr-worker health`` fails once the worker
 #: loop has not beaten for OCR_HEARTBEAT_MAX_AGE (120 s). Limits (AWS::ECS::TaskDefinition
 #: HealthCheck): interval 5-300, timeout 2-60, retries 1-10, startPeriod 0-300; the start period
@@ -80,7 +87,7 @@ class OcrService(Construct):
             container(WARMER, "warm", read_only_cache=False, extra={"essential": False}),
             container(WORKER, "worker", read_only_cache=True, extra={
                 "essential": True, "dependsOn": [{"containerName": WARMER, "condition": "SUCCESS"}],
-                "healthCheck": WORKER_HEALTH_CHECK}),
+                "healthCheck": WORKER_HEALTH_CHECK, "stopTimeout": WORKER_STOP_TIMEOUT}),
         ]
         if sv.enable_exec:
             # ECS Exec injects the SSM agent into every container; it must write under
@@ -105,14 +112,22 @@ class OcrService(Construct):
             depends_on=depends_on)
 
         self.grant_write_logs(execution_role)
+        self.grant_task_protection(task_role)
         if sv.enable_exec:
             # The SSM channel actions have no resource-level permissions.
             grant(self, task_role, "ecs-exec", [statement(
                 "EcsExec", ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
                             "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"], ["*"])])
+        if sv.spot:
+            EcsClusterCapacityProviders(self, "capacity-providers", cluster_name=self.cluster.name,
+                                        capacity_providers=["FARGATE", "FARGATE_SPOT"])
+        placement = {"capacity_provider_strategy": [
+            EcsServiceCapacityProviderStrategy(capacity_provider="FARGATE", weight=1),
+            EcsServiceCapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=3)]} \
+            if sv.spot else {"launch_type": "FARGATE"}
         self.service = EcsService(
             self, "service", name=sv.service_name, cluster=self.cluster.arn,
-            task_definition=self.task_definition.arn, launch_type="FARGATE",
+            task_definition=self.task_definition.arn, **placement,
             # EFS volumes need Fargate platform 1.4.0 or later.
             platform_version=sv.platform_version,
             desired_count=sv.min_tasks,
@@ -129,3 +144,11 @@ class OcrService(Construct):
         creates each container's stream and writes its events."""
         return grant(self, role, "write-task-logs", [statement(
             "WriteTaskLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{self.log_group.arn}:*"])])
+
+    def grant_task_protection(self, role: IamRole) -> IamRolePolicy:
+        """The worker sets scale-in protection on its own task through the ECS agent, which calls
+        UpdateTaskProtection with the task role: tasks of this cluster only."""
+        partition, region = DataAwsPartition(self, "partition"), DataAwsRegion(self, "region")
+        account = DataAwsCallerIdentity(self, "account")
+        tasks = f"arn:{partition.partition}:ecs:{region.id}:{account.account_id}:task/{self.cluster.name}/*"
+        return grant(self, role, "task-protection", [statement("ProtectOwnTask", ["ecs:UpdateTaskProtection"], [tasks])])

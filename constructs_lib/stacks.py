@@ -10,7 +10,7 @@ from constructs import Construct
 
 from constructs_lib.backend import add_backend
 from constructs_lib.config import Settings
-from constructs_lib.documents import DocumentPipeline
+from constructs_lib.documents import LEASE_SECONDS, DocumentPipeline
 from constructs_lib.iam import TaskRoles
 from constructs_lib.image_repository import ImageRepository
 from constructs_lib.model_cache import ModelCache
@@ -20,7 +20,7 @@ from constructs_lib.network import Network
 from constructs_lib.provider import add_aws_provider
 from constructs_lib.scaling import QueueScaling
 from constructs_lib.secure_bucket import SecureBucket
-from constructs_lib.service import OcrService
+from constructs_lib.service import WORKER_STOP_TIMEOUT, OcrService
 
 
 class AppStack(TerraformStack):
@@ -103,7 +103,11 @@ class ServiceStack(AppStack):
             "OCR_QUEUE_URL": documents.queue.url,
             "OCR_OUTPUT_BUCKET": documents.output.bucket.bucket,
             "OCR_OUTPUT_PREFIX": settings.documents.output_prefix,
-            "OCR_VISIBILITY_TIMEOUT": str(documents.visibility_timeout),
+            "OCR_DLQ_URL": documents.dlq.url,
+            "OCR_VISIBILITY_TIMEOUT": str(LEASE_SECONDS),
+            "OCR_MAX_FAILURES": str(settings.documents.max_receive_count),
+            "OCR_MAX_DOCUMENT_SECONDS": str(settings.documents.max_document_seconds),
+            "OCR_STOP_SECONDS": str(WORKER_STOP_TIMEOUT),
         }
         ocr = OcrService(self, "ocr", settings=settings, image_uri=image.image_uri,
                          file_system_id=model_cache.cache.file_system_id,
@@ -115,7 +119,8 @@ class ServiceStack(AppStack):
                      service_name=ocr.service.name, queue_name=documents.queue.name)
         monitoring = Monitoring(self, "monitoring", name=self.resource_name, region=settings.region,
                                 account_id=account.account_id,
-                                cluster_name=ocr.cluster.name, service_name=ocr.service.name,
+                                cluster_name=ocr.cluster.name, cluster_arn=ocr.cluster.arn,
+                                service_name=ocr.service.name,
                                 queue_name=documents.queue.name, dlq_name=documents.dlq.name,
                                 file_system_id=model_cache.cache.file_system_id,
                                 throughput_mode=settings.model_cache.throughput_mode,

@@ -1,6 +1,7 @@
 """The service stack: task definition, service, image hook, documents, scaling and monitoring."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -70,7 +71,9 @@ def test_containers_get_the_cache_home_and_queue_settings(containers):
     env = {e["name"]: e["value"] for e in containers["ocr-worker"]["environment"]}
     assert env["PADDLE_PDX_CACHE_HOME"] == "/var/cache/paddlex"
     assert env["OCR_OUTPUT_PREFIX"] == "results/"
-    assert env["OCR_VISIBILITY_TIMEOUT"] == "720"
+    assert env["OCR_VISIBILITY_TIMEOUT"] == "120"  # the lease, renewed while a document is worked on
+    assert env["OCR_DLQ_URL"].startswith("${aws_sqs_queue.documents_dlq_")
+    assert (env["OCR_MAX_FAILURES"], env["OCR_MAX_DOCUMENT_SECONDS"], env["OCR_STOP_SECONDS"]) == ("3", "600", "120")
     assert env["OCR_QUEUE_URL"].startswith("${aws_sqs_queue.")
 
 
@@ -172,10 +175,13 @@ def test_s3_model_source_gets_a_read_grant_on_its_prefix_only(tmp_path):
 
 def test_task_role_permissions_exactly(doc):
     got = role_policies(doc, "task-role")
-    assert set(got) == {"documents-queue", "documents-read-input", "documents-write-output"}
-    [(effect, actions, res)] = got["documents-queue"]
+    assert set(got) == {"documents-queue", "documents-read-input", "documents-write-output", "task-protection"}
+    (effect, actions, res), (_, send, targets) = got["documents-queue"]
     assert effect == "Allow" and actions == ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
     assert len(res) == 1 and res[0].startswith("${aws_sqs_queue.documents_queue_") and res[0].endswith(".arn}")
+    # Requeues and dead-lettering are sends: to the jobs queue and the DLQ only.
+    assert send == ["sqs:SendMessage"]
+    assert [t.split(".")[1].split("_")[1] for t in targets] == ["queue", "dlq"]
     [(_, actions, res)] = got["documents-read-input"]
     assert actions == ["s3:GetObject"] and res[0].endswith("/incoming/*")
     [(_, actions, res)] = got["documents-write-output"]
@@ -190,8 +196,9 @@ def test_queue_and_dlq_are_encrypted_with_redrive(doc):
     jobs, dlq = queues["sabuho-paddleocr-jobs"], queues["sabuho-paddleocr-jobs-dlq"]
     assert jobs["sqs_managed_sse_enabled"] is True and dlq["sqs_managed_sse_enabled"] is True
     redrive = json.loads(jobs["redrive_policy"])
-    assert redrive["maxReceiveCount"] == 3 and redrive["deadLetterTargetArn"].startswith("${aws_sqs_queue.")
-    assert jobs["visibility_timeout_seconds"] == 600 + 120  # above the worst-case document time
+    # Only crashes reach the redrive: every handled outcome deletes the message it received.
+    assert redrive["maxReceiveCount"] == 5 and redrive["deadLetterTargetArn"].startswith("${aws_sqs_queue.")
+    assert jobs["visibility_timeout_seconds"] == 120  # the worker's lease
 
 
 def test_queue_and_dlq_refuse_requests_without_tls(doc):
@@ -293,12 +300,70 @@ def test_scaling_from_zero_to_max(doc):
     policies = {p["policy_type"]: p for p in resources(doc, "aws_appautoscaling_policy")}
     tracking = policies["TargetTrackingScaling"]["target_tracking_scaling_policy_configuration"]
     assert tracking["target_value"] == 4
-    backlog = next(m for m in tracking["customized_metric_specification"]["metrics"] if m.get("return_data"))
-    assert backlog["expression"] == "visible / IF(running > 0, running, 1)"
-    step = policies["StepScaling"]["step_scaling_policy_configuration"]
+
+
+def test_backlog_per_task_counts_in_flight_messages(doc):
+    tracking = next(p for p in resources(doc, "aws_appautoscaling_policy") if p["policy_type"] == "TargetTrackingScaling")
+    metrics = {m["id"]: m for m in tracking["target_tracking_scaling_policy_configuration"][
+        "customized_metric_specification"]["metrics"]}
+    assert metrics["inflight"]["metric_stat"]["metric"]["metric_name"] == "ApproximateNumberOfMessagesNotVisible"
+    assert metrics["backlog"]["expression"] == "(visible + inflight) / IF(running > 0, running, 1)"
+
+
+def test_scale_from_zero_sets_exactly_one_task_only_while_none_is_wanted(doc):
+    step = next(p for p in resources(doc, "aws_appautoscaling_policy") if p["policy_type"] == "StepScaling")[
+        "step_scaling_policy_configuration"]
+    # ExactCapacity 1, not ChangeInCapacity +1: repeated alarms while the task starts cannot overshoot.
+    assert step["adjustment_type"] == "ExactCapacity"
     assert step["step_adjustment"] == [{"metric_interval_lower_bound": "0", "scaling_adjustment": 1}]
     wake = next(a for a in resources(doc, "aws_cloudwatch_metric_alarm") if a["alarm_name"].endswith("no-tasks"))
     assert wake["alarm_actions"][0].startswith("${aws_appautoscaling_policy.")
+    queries = {q["id"]: q for q in wake["metric_query"]}
+    assert queries["desired"]["metric"]["metric_name"] == "DesiredTaskCount"
+    assert queries["waiting"]["expression"] == "IF(FILL(desired, 0) == 0 AND visible > 0, 1, 0)"
+
+
+def test_worker_stop_timeout_is_fargates_maximum(containers):
+    assert containers["ocr-worker"]["stopTimeout"] == 120
+
+
+def test_task_role_may_protect_only_tasks_of_this_cluster(doc):
+    [(effect, actions, res)] = role_policies(doc, "task-role")["task-protection"]
+    assert (effect, actions) == ("Allow", ["ecs:UpdateTaskProtection"])
+    [arn] = res
+    assert re.fullmatch(r"arn:\$\{data\.aws_partition\.\w+\.partition\}:ecs:\$\{data\.aws_region\.\w+\.id\}:"
+                        r"\$\{data\.aws_caller_identity\.\w+\.account_id\}:task/", arn.split("${aws_ecs_cluster")[0])
+    assert arn.endswith(ref(doc, "aws_ecs_cluster", "name") + "/*")
+
+
+def test_spot_runs_three_tasks_in_four_on_fargate_spot(doc, tmp_path):
+    assert one(resources(doc, "aws_ecs_service"))["launch_type"] == "FARGATE"
+    spot = load_stack(synth_app(tmp_path, settings(service={"spot": True})), "service")
+    service = one(resources(spot, "aws_ecs_service"))
+    assert "launch_type" not in service
+    assert service["capacity_provider_strategy"] == [{"capacity_provider": "FARGATE", "weight": 1},
+                                                     {"capacity_provider": "FARGATE_SPOT", "weight": 3}]
+    assert one(resources(spot, "aws_ecs_cluster_capacity_providers"))["capacity_providers"] == ["FARGATE",
+                                                                                              "FARGATE_SPOT"]
+
+
+def test_tasks_stopping_with_a_failed_container_notify_the_alarm_topic(doc):
+    rule = one(resources(doc, "aws_cloudwatch_event_rule"))
+    pattern = json.loads(rule["event_pattern"])
+    assert pattern["source"] == ["aws.ecs"] and pattern["detail-type"] == ["ECS Task State Change"]
+    assert pattern["detail"]["lastStatus"] == ["STOPPED"]
+    assert pattern["detail"]["containers"] == {"exitCode": [{"anything-but": 0}]}
+    assert pattern["detail"]["group"] == ["service:" + ref(doc, "aws_ecs_service", "name")]
+    target = one(resources(doc, "aws_cloudwatch_event_target"))
+    assert target["arn"] == ref(doc, "aws_sns_topic", "arn")
+    # The topic lets this rule publish, and the key lets EventBridge encrypt.
+    statements = {st["sid"]: st for st in policy_statements(doc, one(resources(doc, "aws_sns_topic_policy"))["policy"])}
+    events = statements["TaskFailedRulePublishes"]
+    assert events["principals"] == [{"type": "Service", "identifiers": ["events.amazonaws.com"]}]
+    assert events["condition"][0]["values"] == [ref(doc, "aws_cloudwatch_event_rule", "arn")]
+    assert statements["DenyWithoutTls"]["effect"] == "Deny"
+    key = {st["Sid"]: st for st in json.loads(one(resources(doc, "aws_kms_key"))["policy"])["Statement"]}
+    assert key["EventBridgePublish"]["Principal"] == {"Service": "events.amazonaws.com"}
 
 
 # -- monitoring -------------------------------------------------------------------------------

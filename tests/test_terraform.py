@@ -13,6 +13,11 @@ VARIANTS = {
         "network": {"vpc_id": "vpc-0abc", "private_subnet_ids": ["subnet-01", "subnet-02"]},
         "model_cache": {"existing_file_system_id": "fs-0abc", "existing_security_group_id": "sg-0abc"},
     },
+    "spot-exec-pinned-zones-s3-models": {
+        "service": {"spot": True, "enable_exec": True},
+        "network": {"availability_zones": ["us-east-1b", "us-east-1c"]},
+        "models": {"source": "s3://acme-models/paddle"},
+    },
     "per-az-nat-provisioned-cmk": {
         "network": {"nat_gateways": "per_az", "az_count": 3},
         "model_cache": {"throughput_mode": "provisioned", "provisioned_throughput_mibps": 32,

@@ -22,7 +22,14 @@ ENV_HELP = """environment:
   OCR_MODEL_SOURCE        official | s3://bucket/prefix | https://host/path | file:///dir
   OCR_LOCK_TIMEOUT        seconds warm waits for another warmer (default 900)
   OCR_QUEUE_URL, OCR_OUTPUT_BUCKET, OCR_OUTPUT_PREFIX (default results/)
-  OCR_VISIBILITY_TIMEOUT (default 300), OCR_RETRY_DELAY (default 30)   worker only
+  worker only:
+  OCR_VISIBILITY_TIMEOUT  lease on a received message, renewed while it is worked on (default 120)
+  OCR_RETRY_DELAY         seconds before a failed document is tried again (default 30)
+  OCR_MAX_FAILURES        failed attempts before the worker dead-letters a message (default 3)
+  OCR_DLQ_URL             the dead-letter queue it moves such messages to
+  OCR_MAX_DOCUMENT_SECONDS  longer documents get an error result (default 600)
+  OCR_STOP_SECONDS        seconds from SIGTERM to SIGKILL, the container's stopTimeout (default 120)
+  ECS_AGENT_URI           set by ECS: the worker protects its task from scale-in while busy
   OCR_HEARTBEAT_FILE      touched by worker/serve as their loop runs (default /tmp/ocr-worker.heartbeat)
   OCR_HEARTBEAT_MAX_AGE   seconds after which `health` fails (default 120)
 """
@@ -101,9 +108,13 @@ def cmd_worker(args) -> int:
 
     config = WorkerConfig(queue_url=env("OCR_QUEUE_URL"), output_bucket=env("OCR_OUTPUT_BUCKET"),
                           output_prefix=env("OCR_OUTPUT_PREFIX", "results/"),
-                          visibility_timeout=env_int("OCR_VISIBILITY_TIMEOUT", 300),
+                          visibility_timeout=env_int("OCR_VISIBILITY_TIMEOUT", 120),
                           retry_delay=env_int("OCR_RETRY_DELAY", 30),
-                          wait_seconds=env_int("OCR_WAIT_SECONDS", 20))
+                          wait_seconds=env_int("OCR_WAIT_SECONDS", 20),
+                          dlq_url=os.environ.get("OCR_DLQ_URL") or None,
+                          max_failures=env_int("OCR_MAX_FAILURES", 3),
+                          max_document_seconds=env_int("OCR_MAX_DOCUMENT_SECONDS", 600),
+                          stop_seconds=env_int("OCR_STOP_SECONDS", 120))
     worker = Worker(_engine(), config)
     worker.install_signal_handlers()
     worker.run()

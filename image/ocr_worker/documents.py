@@ -78,3 +78,23 @@ def _pdf_pages(data: bytes) -> Iterator[np.ndarray]:
             page.close()
     finally:
         pdf.close()
+
+
+def page_count(data: bytes) -> int:
+    """How many pages ``pages(data)`` yields, without rendering any (1 if it cannot tell)."""
+    kind = kind_of(data)
+    try:
+        if kind == "pdf":
+            import pypdfium2 as pdfium
+
+            pdf = pdfium.PdfDocument(data)
+            try:
+                return max(1, len(pdf))
+            finally:
+                pdf.close()
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:
+            return max(1, getattr(image, "n_frames", 1))
+    except Exception:  # an unreadable document fails in pages() with its own message
+        return 1

@@ -1,4 +1,29 @@
-"""Long-poll the job queue, OCR each document from S3, write the result JSON, delete the message."""
+"""Long-poll the job queue, OCR each document from S3, write the result JSON, delete the message.
+
+Stop and retry semantics (the README's "Stop and retry semantics" says the same):
+
+- **Busy tasks are protected.** While it holds a message the task has ECS scale-in protection
+  (:mod:`ocr_worker.protection`), so scale-in and deployments stop idle tasks only.
+- **SIGTERM** (scale-in of an idle task, a deployment, Fargate Spot): the worker finishes the
+  current page. If the rest of the document cannot finish before the stop deadline
+  (``OCR_STOP_SECONDS``, the task's stopTimeout, less a margin), the message goes back to the
+  queue at once and the worker exits 0.
+- **Requeue, not redelivery.** Every handled outcome deletes the message it received. A retry or
+  an interruption sends the same body again as a new message, carrying its count of *failed*
+  attempts (``ocr-failures``). Interruptions do not add to it, so no number of deployments or
+  Spot reclaims pushes a good document towards the dead-letter queue.
+- **Permanent errors** (an unreadable, encrypted, oversized or over-long document, a missing
+  object, a malformed message) are not retried: ``<output_prefix><key>.error.json`` records the
+  reason where there is a key, and the message is deleted.
+- **Transient errors** (S3, SQS or anything unexpected) are retried after ``OCR_RETRY_DELAY``;
+  after ``OCR_MAX_FAILURES`` failed attempts the worker moves the message to the dead-letter
+  queue itself. The queue's own redrive only catches documents that crash the worker (a
+  receive that never ends in a delete), such as one that exhausts memory.
+- **Exactly one result.** Each record of a multi-record event stands alone; a result (or error
+  result) carries the source object's ETag and version, and a record whose result for that ETag
+  already exists is not done again. A record for an object that has since been overwritten or
+  deleted is skipped with a log line: the newer upload has its own event.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +31,26 @@ import json
 import logging
 import signal
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
+from typing import Optional
 
 import boto3
+import botocore.exceptions
 
-from ocr_worker.documents import DocumentError
+from ocr_worker.documents import MAX_BYTES, DocumentError, page_count
 from ocr_worker.engine import OcrEngine
 from ocr_worker.heartbeat import Heartbeat
+from ocr_worker.protection import TaskProtection
 
 log = logging.getLogger("ocr_worker.worker")
+
+FAILURES = "ocr-failures"
+#: Seconds kept back from the stop deadline for the upload, the delete and the exit.
+STOP_MARGIN = 15
+#: SQS's longest message delay.
+MAX_DELAY = 900
 
 
 @dataclass(frozen=True)
@@ -23,34 +58,85 @@ class WorkerConfig:
     queue_url: str
     output_bucket: str
     output_prefix: str = "results/"
-    #: Seconds a received message stays hidden; extended while a long document is processed.
-    visibility_timeout: int = 300
-    #: Seconds before a failed document is retried.
+    #: The lease: seconds a received message stays hidden, renewed while it is being worked on.
+    #: Short, so that a document whose worker crashed comes back soon.
+    visibility_timeout: int = 120
+    #: Seconds before a failed document is tried again.
     retry_delay: int = 30
     wait_seconds: int = 20
+    #: Where the worker moves a message after ``max_failures`` failed attempts; None: the queue's
+    #: redrive policy does it (the message is left to reappear).
+    dlq_url: Optional[str] = None
+    max_failures: int = 3
+    #: A document that takes longer is an error result ("over-long"), not a retry.
+    max_document_seconds: int = 600
+    #: Seconds between SIGTERM and SIGKILL (the container's stopTimeout).
+    stop_seconds: int = 120
 
 
-def jobs_in(body: str) -> list[tuple[str, str]]:
-    """(bucket, key) pairs from an S3 event notification or a plain {"bucket", "key"} message."""
-    message = json.loads(body)
-    if "Records" in message:
-        return [(r["s3"]["bucket"]["name"], urllib.parse.unquote_plus(r["s3"]["object"]["key"]))
-                for r in message["Records"] if r.get("eventName", "").startswith("ObjectCreated")]
-    if message.get("Event") == "s3:TestEvent":
-        return []
-    return [(message["bucket"], message["key"])]
+@dataclass(frozen=True)
+class Job:
+    bucket: str
+    key: str
+    #: From an S3 event: the object this message announced. None for a plain message.
+    etag: Optional[str] = None
+    version: Optional[str] = None
+
+
+class BadMessage(Exception):
+    """The message itself is malformed: nothing to retry."""
+
+
+class Transient(Exception):
+    """An outage: try again later."""
+
+
+class Interrupted(Exception):
+    """SIGTERM, and the document cannot finish before the stop deadline."""
+
+
+class Permanent(Exception):
+    """The document can never be processed; the reason goes into its error result."""
+
+
+def jobs_in(body: str) -> list[Job]:
+    """The jobs in an S3 event notification or a plain ``{"bucket", "key"}`` message."""
+    try:
+        message = json.loads(body)
+        if isinstance(message, dict) and "Records" in message:
+            return [Job(r["s3"]["bucket"]["name"], urllib.parse.unquote_plus(r["s3"]["object"]["key"]),
+                        _etag(r["s3"]["object"].get("eTag")), r["s3"]["object"].get("versionId"))
+                    for r in message["Records"] if r.get("eventName", "").startswith("ObjectCreated")]
+        if isinstance(message, dict) and message.get("Event") == "s3:TestEvent":
+            return []
+        return [Job(str(message["bucket"]), str(message["key"]))]
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise BadMessage(f"{type(error).__name__}: {error}") from None
+
+
+def _etag(value: Optional[str]) -> Optional[str]:
+    return value.strip('"') if value else None
+
+
+def _is_missing(error: botocore.exceptions.ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
 class Worker:
-    def __init__(self, engine: OcrEngine, config: WorkerConfig) -> None:
+    def __init__(self, engine: OcrEngine, config: WorkerConfig, sqs=None, s3=None,
+                 protection: Optional[TaskProtection] = None) -> None:
         self.engine, self.config = engine, config
-        self.sqs, self.s3 = boto3.client("sqs"), boto3.client("s3")
+        self.sqs, self.s3 = sqs or boto3.client("sqs"), s3 or boto3.client("s3")
+        self.protection = protection or TaskProtection.from_environment(config.max_document_seconds)
         self.stopping = threading.Event()
+        self.stop_deadline = float("inf")
         self.heartbeat = Heartbeat()
 
     def install_signal_handlers(self) -> None:
         def stop(signum, _frame):
-            log.info("stop requested; finishing the current document", extra={"fields": {"signal": signum}})
+            if not self.stopping.is_set():
+                self.stop_deadline = time.monotonic() + self.config.stop_seconds - STOP_MARGIN
+            log.info("stop requested; finishing the current page", extra={"fields": {"signal": signum}})
             self.stopping.set()
 
         signal.signal(signal.SIGTERM, stop)
@@ -64,65 +150,193 @@ class Worker:
                 response = self.sqs.receive_message(
                     QueueUrl=self.config.queue_url, MaxNumberOfMessages=1,
                     WaitTimeSeconds=self.config.wait_seconds, VisibilityTimeout=self.config.visibility_timeout,
-                    MessageSystemAttributeNames=["ApproximateReceiveCount"])
+                    MessageAttributeNames=[FAILURES], MessageSystemAttributeNames=["ApproximateReceiveCount"])
             except Exception:  # a queue outage must not kill the task; back off and poll again
                 log.exception("receive failed")
                 self.stopping.wait(5)
                 continue
             for message in response.get("Messages", []):
-                self.handle(message)
+                if self.stopping.is_set():  # received while stopping: hand it straight back
+                    self._requeue(message, self._failures(message), 0, "stopping")
+                else:
+                    self.handle(message)
         log.info("stopped")
 
-    def handle(self, message: dict) -> bool:
-        receipt = message["ReceiptHandle"]
-        fields = {"message_id": message["MessageId"],
-                  "receive_count": int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))}
-        heartbeat = threading.Event()
-        keeper = threading.Thread(target=self._keep_invisible, args=(receipt, heartbeat), daemon=True)
-        keeper.start()
-        try:
-            for bucket, key in jobs_in(message["Body"]):
-                self.process(bucket, key, fields)
-            ok = True
-        except Exception as error:  # leave the message: it is retried, then dead-lettered
-            level = logging.WARNING if isinstance(error, (DocumentError, ValueError, KeyError)) else logging.ERROR
-            log.log(level, "document failed; left for retry",
-                    extra={"fields": {**fields, "error": f"{type(error).__name__}: {error}"}})
-            ok = False
-        finally:
-            heartbeat.set()
-            keeper.join()
-        if ok:
-            self.sqs.delete_message(QueueUrl=self.config.queue_url, ReceiptHandle=receipt)
-        else:
-            self._retry_later(receipt)
-        return ok
+    # -- one message ---------------------------------------------------------------------------
 
-    def process(self, bucket: str, key: str, fields: dict) -> None:
-        fields = {**fields, "bucket": bucket, "key": key}
+    def handle(self, message: dict) -> str:
+        """Process every job of ``message``; returns the outcome: done, interrupted, retry or dead."""
+        fields = {"message_id": message["MessageId"], "failures": self._failures(message),
+                  "receive_count": int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))}
+        try:
+            jobs = jobs_in(message["Body"])
+        except BadMessage as error:
+            log.error("malformed message; deleted", extra={"fields": {**fields, "error": str(error)}})
+            self._delete(message)
+            return "done"
+        done = threading.Event()
+        keeper = threading.Thread(target=self._keep_invisible, args=(message["ReceiptHandle"], done), daemon=True)
+        keeper.start()
+        self.protection.protect()
+        try:
+            for job in jobs:
+                self.process(job, fields)
+        except Interrupted:
+            log.info("interrupted; the message goes back to the queue", extra={"fields": fields})
+            return self._requeue(message, fields["failures"], 0, "interrupted")
+        except Exception as error:  # transient: S3, SQS, or a bug; retried, then dead-lettered
+            failures = fields["failures"] + 1
+            log.error("document failed; will retry", extra={"fields": {
+                **fields, "failures": failures, "error": f"{type(error).__name__}: {error}"}})
+            if failures >= self.config.max_failures and self.config.dlq_url:
+                return self._dead_letter(message, failures)
+            return self._requeue(message, failures, self.config.retry_delay, "retry")
+        finally:
+            done.set()
+            keeper.join()
+            self.protection.release()
+        self._delete(message)
+        return "done"
+
+    def process(self, job: Job, fields: dict) -> None:
+        """One record: a result, an error result, or a logged skip. Raises Transient/Interrupted."""
+        fields = {**fields, "bucket": job.bucket, "key": job.key}
+        try:
+            head = self.s3.head_object(Bucket=job.bucket, Key=job.key, **self._version(job))
+        except botocore.exceptions.ClientError as error:
+            if not _is_missing(error):
+                raise
+            if job.etag:
+                log.info("skipped: the object was deleted after its event", extra={"fields": fields})
+            else:
+                self._write(job, None, {"error": "object not found"}, fields)
+            return
+        etag = _etag(head.get("ETag"))
+        if job.etag and etag != job.etag:
+            log.info("skipped: the object was overwritten after its event; the new upload has its own",
+                     extra={"fields": fields})
+            return
+        if self._already_written(job, etag):
+            log.info("skipped: already processed", extra={"fields": {**fields, "etag": etag}})
+            return
+        source = {"bucket": job.bucket, "key": job.key, "etag": etag, "version": head.get("VersionId")}
+        size = head["ContentLength"]
+        if size > MAX_BYTES:  # checked before a single byte is read
+            self._write(job, etag, {"error": f"document is {size} bytes; the limit is {MAX_BYTES}",
+                                    "source": source}, fields)
+            return
         log.info("processing", extra={"fields": fields})
-        data = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        result = self.engine.ocr_document(data, on_page=lambda _: self.heartbeat.beat())
-        result["source"] = {"bucket": bucket, "key": key}
-        out_key = f"{self.config.output_prefix}{key}.json"
-        self.s3.put_object(Bucket=self.config.output_bucket, Key=out_key, ContentType="application/json",
-                           Body=json.dumps(result, ensure_ascii=False).encode())
-        log.info("done", extra={"fields": {**fields, "output": out_key, "pages": len(result["pages"]),
-                                           "seconds": result["seconds"]}})
+        try:
+            data = self.s3.get_object(Bucket=job.bucket, Key=job.key, IfMatch=head["ETag"],
+                                      **self._version(job))["Body"].read()
+        except botocore.exceptions.ClientError as error:
+            if _is_missing(error) or error.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                log.info("skipped: the object changed while being read", extra={"fields": fields})
+                return
+            raise
+        try:
+            result = self._ocr(data)
+        except (DocumentError, Permanent) as error:
+            self._write(job, etag, {"error": str(error), "source": source}, fields)
+            return
+        result["source"] = source
+        self._write(job, etag, result, fields)
+
+    def _ocr(self, data: bytes) -> dict:
+        start, total = time.monotonic(), page_count(data)
+
+        def on_page(index: int) -> None:
+            self.heartbeat.beat()
+            now = time.monotonic()
+            if now - start > self.config.max_document_seconds:
+                raise Permanent(f"document took more than {self.config.max_document_seconds} s "
+                                f"(documents.max_document_seconds) after {index + 1} of {total} pages")
+            if self.stopping.is_set() and index + 1 < total:
+                needed = (now - start) / (index + 1) * (total - index - 1)
+                if now + needed > self.stop_deadline:
+                    raise Interrupted()
+
+        return self.engine.ocr_document(data, on_page=on_page)
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _result_key(self, job: Job, error: bool) -> str:
+        return f"{self.config.output_prefix}{job.key}{'.error' if error else ''}.json"
+
+    def _already_written(self, job: Job, etag: Optional[str]) -> bool:
+        for error in (False, True):
+            try:
+                head = self.s3.head_object(Bucket=self.config.output_bucket, Key=self._result_key(job, error))
+            except botocore.exceptions.ClientError as e:
+                if _is_missing(e):
+                    continue
+                raise
+            if head.get("Metadata", {}).get("source-etag") == etag:
+                return True
+        return False
+
+    def _write(self, job: Job, etag: Optional[str], body: dict, fields: dict) -> None:
+        error = "error" in body
+        key = self._result_key(job, error)
+        self.s3.put_object(Bucket=self.config.output_bucket, Key=key, ContentType="application/json",
+                           Metadata={"source-etag": etag or ""},
+                           Body=json.dumps(body, ensure_ascii=False).encode())
+        if error:
+            log.warning("document refused; error result written", extra={"fields": {
+                **fields, "output": key, "error": body["error"]}})
+        else:
+            log.info("done", extra={"fields": {**fields, "output": key, "pages": len(body["pages"]),
+                                               "seconds": body["seconds"]}})
+
+    @staticmethod
+    def _version(job: Job) -> dict:
+        return {"VersionId": job.version} if job.version else {}
+
+    # -- the queue -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _failures(message: dict) -> int:
+        try:
+            return int(message.get("MessageAttributes", {}).get(FAILURES, {}).get("StringValue", 0))
+        except ValueError:
+            return 0
+
+    def _requeue(self, message: dict, failures: int, delay: int, outcome: str) -> str:
+        """The same body as a new message (its receive count starts again), then the old one goes."""
+        try:
+            self.sqs.send_message(QueueUrl=self.config.queue_url, MessageBody=message["Body"],
+                                  DelaySeconds=min(max(delay, 0), MAX_DELAY), MessageAttributes={
+                                      FAILURES: {"DataType": "Number", "StringValue": str(failures)}})
+        except Exception:
+            log.exception("could not requeue; the message reappears after its lease")
+            return outcome
+        self._delete(message)
+        return outcome
+
+    def _dead_letter(self, message: dict, failures: int) -> str:
+        try:
+            self.sqs.send_message(QueueUrl=self.config.dlq_url, MessageBody=message["Body"], MessageAttributes={
+                FAILURES: {"DataType": "Number", "StringValue": str(failures)}})
+        except Exception:
+            log.exception("could not dead-letter; the message reappears after its lease")
+            return "retry"
+        log.error("dead-lettered after repeated failures", extra={"fields": {
+            "message_id": message["MessageId"], "failures": failures}})
+        self._delete(message)
+        return "dead"
+
+    def _delete(self, message: dict) -> None:
+        try:
+            self.sqs.delete_message(QueueUrl=self.config.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        except Exception:  # it reappears after its lease; the ETag check keeps the result single
+            log.exception("could not delete the message")
 
     def _keep_invisible(self, receipt: str, done: threading.Event) -> None:
-        # Extend visibility at half the timeout while a long document is still being processed.
-        interval = max(1, self.config.visibility_timeout // 2)
+        # Renew the lease at a third of it while the document is still being worked on.
+        interval = max(1, self.config.visibility_timeout // 3)
         while not done.wait(interval):
             try:
                 self.sqs.change_message_visibility(QueueUrl=self.config.queue_url, ReceiptHandle=receipt,
                                                    VisibilityTimeout=self.config.visibility_timeout)
             except Exception:
-                log.exception("could not extend visibility")
-
-    def _retry_later(self, receipt: str) -> None:
-        try:
-            self.sqs.change_message_visibility(QueueUrl=self.config.queue_url, ReceiptHandle=receipt,
-                                               VisibilityTimeout=self.config.retry_delay)
-        except Exception:
-            log.exception("could not shorten visibility; the message reappears after the timeout")
+                log.exception("could not renew the lease")

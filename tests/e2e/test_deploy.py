@@ -33,7 +33,8 @@ def deployment(tmp_path_factory, terraform_env):
     env.pop("AWS_ENDPOINT_URL")  # terraform must take its endpoints from the config, not the environment
     clients = {name: boto3.client(name, endpoint_url=moto.endpoint, verify=str(moto.cert), region_name="us-east-1",
                                   aws_access_key_id="testing", aws_secret_access_key="testing")
-               for name in ("efs", "ec2", "iam", "ecs", "sqs", "s3", "cloudwatch", "application-autoscaling")}
+               for name in ("efs", "ec2", "iam", "ecs", "sqs", "s3", "cloudwatch", "application-autoscaling", "events",
+                            "sns")}
     # Offline, `providers lock` cannot reach the registry: the mirror's provider is used as is.
     deploy = ["npx", "cdktf", "deploy", "--auto-approve", "--skip-provider-lock", "--ignore-missing-stack-dependencies"]
     run(deploy[:3] + ["bootstrap"] + deploy[3:], project, env)
@@ -89,7 +90,8 @@ def test_roles_and_policies(deployment):
     assert st["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
     assert "aws:SourceAccount" in st["Condition"]["StringEquals"]
     names = set(iam.list_role_policies(RoleName="sabuho-processor-task-role")["PolicyNames"])
-    assert names == {"model-cache-read-write", "documents-queue", "documents-read-input", "documents-write-output"}
+    assert names == {"model-cache-read-write", "documents-queue", "documents-read-input", "documents-write-output",
+                     "task-protection"}
     efs_policy = iam.get_role_policy(RoleName="sabuho-processor-task-role", PolicyName="model-cache-read-write")
     [grant] = efs_policy["PolicyDocument"]["Statement"]
     assert sorted(grant["Action"]) == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
@@ -118,8 +120,8 @@ def test_queue_and_dlq(deployment):
     sqs = deployment["aws"]["sqs"]
     url = sqs.get_queue_url(QueueName="sabuho-paddleocr-jobs")["QueueUrl"]
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == 3
-    assert attrs["SqsManagedSseEnabled"] == "true" and attrs["VisibilityTimeout"] == "720"
+    assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == 5  # crashes only; the worker counts failures
+    assert attrs["SqsManagedSseEnabled"] == "true" and attrs["VisibilityTimeout"] == "120"
     dlq = sqs.get_queue_url(QueueName="sabuho-paddleocr-jobs-dlq")["QueueUrl"]
     for queue in (url, dlq):
         policy = json.loads(sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["Policy"])["Attributes"]["Policy"])
@@ -132,6 +134,15 @@ def test_alarms_dashboard_and_scaling(deployment):
     assert {"sabuho-paddleocr-dlq-not-empty", "sabuho-paddleocr-efs-io-limit", "sabuho-paddleocr-tasks-below-desired",
             "sabuho-processor-service-work-waiting-no-tasks"} <= alarms
     assert [d["DashboardName"] for d in cloudwatch.list_dashboards()["DashboardEntries"]] == ["sabuho-paddleocr"]
+    events = deployment["aws"]["events"]
+    [rule] = events.list_rules(NamePrefix="sabuho-paddleocr-task-failed")["Rules"]
+    assert json.loads(rule["EventPattern"])["detail"]["lastStatus"] == ["STOPPED"]
+    [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    topic = target["Arn"]
+    sns = deployment["aws"]["sns"]
+    attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert attributes["KmsMasterKeyId"].startswith("arn:aws:kms:")  # the customer key, not alias/aws/sns
+    assert "TaskFailedRulePublishes" in attributes["Policy"]
     scaling = deployment["aws"]["application-autoscaling"]
     [target] = scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 10)

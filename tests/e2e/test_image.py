@@ -153,7 +153,8 @@ def moto_queue(tmp_path):
     for bucket in ("documents-in", "documents-out"):
         s3.create_bucket(Bucket=bucket)
     queue = sqs.create_queue(QueueName="jobs")["QueueUrl"]
-    yield {"endpoint": endpoint, "s3": s3, "sqs": sqs, "queue": queue}
+    dlq = sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
+    yield {"endpoint": endpoint, "s3": s3, "sqs": sqs, "queue": queue, "dlq": dlq}
     proc.terminate()
     proc.wait(timeout=30)
 
@@ -174,7 +175,7 @@ def test_the_synthesized_task_runs_under_fargate_rules(built, default_stacks, mo
     task = LocalTask(
         TaskDefinition.from_stacks(default_stacks), tmp_path / "run", cli="podman", cli_env=built["env"],
         image=built["image"], efs_roots={"model-cache": tmp_path / "efs"},
-        env={**CREDENTIALS, "AWS_ENDPOINT_URL": aws["endpoint"], "OCR_QUEUE_URL": aws["queue"],
+        env={**CREDENTIALS, "AWS_ENDPOINT_URL": aws["endpoint"], "OCR_QUEUE_URL": aws["queue"], "OCR_DLQ_URL": aws["dlq"],
              "OCR_OUTPUT_BUCKET": "documents-out", "OCR_MODEL_SOURCE": built["mirror"].url,
              # The test models' lock lives on the file system, as a site's own lock could.
              "OCR_MODEL_LOCK": "/var/cache/paddlex/test.lock.json", "OCR_WAIT_SECONDS": "2"})

@@ -11,8 +11,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from ocr_worker.documents import MAX_BYTES
 from tests.worker.conftest import worker_env
-from tests.worker.docs import INVOICE, PAGE_TWO, encode, text_image, two_page_pdf
+from tests.worker.docs import INVOICE, PAGE_TWO, encode, encrypted_pdf, text_image, two_page_pdf
 
 pytestmark = [pytest.mark.moto, pytest.mark.ocr, pytest.mark.slow]
 AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -57,26 +58,38 @@ def aws(moto, monkeypatch):
             "endpoint": moto}
 
 
-def start_worker(aws, warm_cache, mirror):
-    env = worker_env(warm_cache, mirror / "models.lock.json", f"file://{mirror}", **AWS,
-                     AWS_ENDPOINT_URL=aws["endpoint"], OCR_QUEUE_URL=aws["queue"], OCR_OUTPUT_BUCKET=aws["out"],
-                     OCR_OUTPUT_PREFIX="results/", OCR_WAIT_SECONDS="1", OCR_RETRY_DELAY="0",
-                     OCR_VISIBILITY_TIMEOUT="60")
+def start_worker(aws, warm_cache, mirror, **extra):
+    env = worker_env(warm_cache, mirror / "models.lock.json", f"file://{mirror}", **{
+        **AWS, "AWS_ENDPOINT_URL": aws["endpoint"], "OCR_QUEUE_URL": aws["queue"], "OCR_OUTPUT_BUCKET": aws["out"],
+        "OCR_OUTPUT_PREFIX": "results/", "OCR_WAIT_SECONDS": "1", "OCR_RETRY_DELAY": "0",
+        "OCR_VISIBILITY_TIMEOUT": "60", "OCR_DLQ_URL": aws["dlq"], **extra})
     return subprocess.Popen([sys.executable, "-m", "ocr_worker", "worker"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 
+def event(aws, *keys):
+    """An S3 ObjectCreated notification for ``keys`` as S3 sends it: key URL-encoded, ETag unquoted."""
+    records = []
+    for key in keys:
+        try:
+            etag = aws["s3"].head_object(Bucket=aws["in"], Key=key)["ETag"].strip('"')
+        except aws["s3"].exceptions.ClientError:
+            etag = "0123456789abcdef0123456789abcdef"  # deleted before the event was read
+        records.append({"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": aws["in"]}, "object": {
+            "key": key.replace(" ", "+"), "eTag": etag}}})
+    return {"Records": records}
+
+
 def submit(aws, key, data, s3_event=True):
     aws["s3"].put_object(Bucket=aws["in"], Key=key, Body=data)
-    body = ({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": aws["in"]},
-                                                                     "object": {"key": key.replace(" ", "+")}}}]}
-            if s3_event else {"bucket": aws["in"], "key": key})
+    body = event(aws, key) if s3_event else {"bucket": aws["in"], "key": key}
     aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(body))
 
 
-def result(aws, key):
+def result(aws, key, error=False):
     try:
-        body = aws["s3"].get_object(Bucket=aws["out"], Key=f"results/{key}.json")["Body"].read()
+        body = aws["s3"].get_object(Bucket=aws["out"], Key=f"results/{key}{'.error' if error else ''}.json")[
+            "Body"].read()
     except aws["s3"].exceptions.NoSuchKey:
         return None
     return json.loads(body)
@@ -91,9 +104,24 @@ def wait_for(condition, timeout=180, proc=None):
     return value
 
 
-def dlq_bodies(aws):
-    messages = aws["sqs"].receive_message(QueueUrl=aws["dlq"], MaxNumberOfMessages=10).get("Messages", [])
-    return [json.loads(m["Body"]) for m in messages]
+def dlq_messages(aws):
+    return aws["sqs"].receive_message(QueueUrl=aws["dlq"], MaxNumberOfMessages=10,
+                                      MessageAttributeNames=["All"]).get("Messages", [])
+
+
+def queue_empty(aws):
+    attrs = aws["sqs"].get_queue_attributes(QueueUrl=aws["queue"], AttributeNames=["All"])["Attributes"]
+    return all(attrs[a] == "0" for a in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                         "ApproximateNumberOfMessagesDelayed"))
+
+
+def log_lines(out):
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def stop(worker):
+    worker.terminate()
+    return worker.communicate(timeout=120)[0]
 
 
 def test_document_in_result_out(aws, warm_cache, mirror):
@@ -102,35 +130,70 @@ def test_document_in_result_out(aws, warm_cache, mirror):
         submit(aws, "scans/invoice 1.png", encode(text_image(INVOICE), "PNG"))
         out = wait_for(lambda: result(aws, "scans/invoice 1.png"), proc=worker)
         assert [line["text"] for line in out["pages"][0]["lines"]] == [INVOICE]
-        assert out["source"] == {"bucket": aws["in"], "key": "scans/invoice 1.png"}
+        etag = aws["s3"].head_object(Bucket=aws["in"], Key="scans/invoice 1.png")["ETag"].strip('"')
+        assert out["source"] == {"bucket": aws["in"], "key": "scans/invoice 1.png", "etag": etag, "version": None}
         assert out["models"] == ["PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec"]
-        attrs = aws["sqs"].get_queue_attributes(QueueUrl=aws["queue"], AttributeNames=["All"])["Attributes"]
-        wait_for(lambda: aws["sqs"].get_queue_attributes(QueueUrl=aws["queue"], AttributeNames=["All"])[
-            "Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0")
-        assert attrs["ApproximateNumberOfMessages"] == "0"
+        wait_for(lambda: queue_empty(aws))
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        stop(worker)
 
 
-def test_every_document_ends_as_a_result_or_in_the_dlq(aws, warm_cache, mirror):
+def test_permanent_errors_get_an_error_result_at_once_and_outages_reach_the_dlq(aws, warm_cache, mirror):
     worker = start_worker(aws, warm_cache, mirror)
     try:
         submit(aws, "bad.pdf", b"%PDF-1.7 this is not a PDF", s3_event=False)
-        good = [f"doc-{i}.png" for i in range(3)]
-        for key in good:
-            submit(aws, key, encode(text_image(INVOICE), "PNG"), s3_event=False)
-        wait_for(lambda: all(result(aws, key) for key in good), proc=worker)
-        # the corrupt one is received twice (maxReceiveCount 2), then moved to the DLQ by the queue
-        dead = wait_for(lambda: dlq_bodies(aws), proc=worker)
-        assert dead == [{"bucket": aws["in"], "key": "bad.pdf"}]
-        assert result(aws, "bad.pdf") is None
-        assert worker.poll() is None  # still running
+        submit(aws, "locked.pdf", encrypted_pdf())
+        aws["s3"].put_object(Bucket=aws["in"], Key="huge.png", Body=b"\x89PNG\r\n\x1a\n" + bytes(MAX_BYTES))
+        aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(event(aws, "huge.png")))
+        aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps({"bucket": aws["in"],
+                                                                               "key": "never-uploaded.png"}))
+        aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody="{not json")
+        for key, reason in (("bad.pdf", "unreadable PDF"), ("locked.pdf", "encrypted PDF"),
+                            ("huge.png", f"the limit is {MAX_BYTES}"), ("never-uploaded.png", "object not found")):
+            assert reason in wait_for(lambda: result(aws, key, error=True), proc=worker)["error"]
+        wait_for(lambda: queue_empty(aws), proc=worker)
+        assert dlq_messages(aws) == []
     finally:
-        worker.terminate()
-        out = worker.communicate(timeout=60)[0]
-    failures = [json.loads(line) for line in out.splitlines() if line.startswith("{") and "document failed" in line]
-    assert len(failures) >= 2 and all("unreadable PDF" in f["error"] for f in failures)
+        out = stop(worker)
+    processing = [e["key"] for e in log_lines(out) if e["message"] == "processing"]
+    assert sorted(processing) == ["bad.pdf", "locked.pdf"]  # each once; the huge one is never read
+    assert [e["message"] for e in log_lines(out) if e.get("error", "").startswith("JSONDecodeError")] == [
+        "malformed message; deleted"]
+
+    # An outage (here: no output bucket) is retried, then the worker dead-letters the message.
+    worker = start_worker(aws, warm_cache, mirror, OCR_OUTPUT_BUCKET="no-such-bucket", OCR_MAX_FAILURES="2")
+    try:
+        submit(aws, "good.png", encode(text_image(INVOICE), "PNG"))
+        [dead] = wait_for(lambda: dlq_messages(aws), proc=worker)
+        assert json.loads(dead["Body"])["Records"][0]["s3"]["object"]["key"] == "good.png"
+        assert dead["MessageAttributes"]["ocr-failures"]["StringValue"] == "2"
+        wait_for(lambda: queue_empty(aws), proc=worker)
+    finally:
+        stop(worker)
+
+
+def test_each_record_of_an_event_stands_alone_and_no_result_is_written_twice(aws, warm_cache, mirror):
+    aws["s3"].put_object(Bucket=aws["in"], Key="a.png", Body=encode(text_image(INVOICE), "PNG"))
+    aws["s3"].put_object(Bucket=aws["in"], Key="gone.png", Body=encode(text_image(INVOICE), "PNG"))
+    aws["s3"].put_object(Bucket=aws["in"], Key="old.png", Body=encode(text_image(INVOICE), "PNG"))
+    body = event(aws, "a.png", "gone.png", "old.png")
+    aws["s3"].delete_object(Bucket=aws["in"], Key="gone.png")  # deleted after its event
+    aws["s3"].put_object(Bucket=aws["in"], Key="old.png", Body=encode(text_image(PAGE_TWO), "PNG"))  # overwritten
+    aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(body))
+    aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(event(aws, "a.png")))  # a duplicate
+    worker = start_worker(aws, warm_cache, mirror)
+    try:
+        wait_for(lambda: result(aws, "a.png"), proc=worker)
+        wait_for(lambda: queue_empty(aws), proc=worker)
+    finally:
+        out = stop(worker)
+    entries = log_lines(out)
+    assert [e["key"] for e in entries if e["message"] == "done"] == ["a.png"]  # written once
+    skipped = {e["key"]: e["message"] for e in entries if e["message"].startswith("skipped")}
+    assert skipped["gone.png"] == "skipped: the object was deleted after its event"
+    assert skipped["old.png"].startswith("skipped: the object was overwritten after its event")
+    assert skipped["a.png"] == "skipped: already processed"
+    assert result(aws, "gone.png") is None and result(aws, "old.png") is None and dlq_messages(aws) == []
 
 
 def test_sigterm_finishes_the_current_document_then_exits_zero(aws, warm_cache, mirror):
@@ -147,6 +210,77 @@ def test_sigterm_finishes_the_current_document_then_exits_zero(aws, warm_cache, 
     assert '"message": "stopped"' in out
     assert aws["sqs"].get_queue_attributes(QueueUrl=aws["queue"], AttributeNames=["All"])["Attributes"][
         "ApproximateNumberOfMessages"] == "0"
+
+
+def many_page_pdf(pages):
+    import io
+
+    images = [text_image(f"{INVOICE} {i}").convert("RGB") for i in range(pages)]
+    buffer = io.BytesIO()
+    images[0].save(buffer, "PDF", save_all=True, append_images=images[1:])
+    return buffer.getvalue()
+
+
+def test_sigterm_with_too_little_time_left_requeues_the_document_without_counting_a_failure(aws, warm_cache,
+                                                                                           mirror):
+    # 16 s from SIGTERM to SIGKILL leaves 1 s after the margin: not enough for 9 more pages.
+    worker = start_worker(aws, warm_cache, mirror, OCR_STOP_SECONDS="16")
+    submit(aws, "long.pdf", many_page_pdf(10))
+    for line in worker.stdout:
+        if line.startswith("{") and json.loads(line)["message"] == "processing":
+            worker.send_signal(signal.SIGTERM)
+            break
+    out = worker.communicate(timeout=120)[0]
+    assert worker.returncode == 0, out
+    assert "interrupted; the message goes back to the queue" in out
+    assert result(aws, "long.pdf") is None
+    [back] = aws["sqs"].receive_message(QueueUrl=aws["queue"], MessageAttributeNames=["All"],
+                                        AttributeNames=["ApproximateReceiveCount"])["Messages"]
+    assert back["MessageAttributes"]["ocr-failures"]["StringValue"] == "0"  # an interruption is no failure
+    assert back["Attributes"]["ApproximateReceiveCount"] == "1"  # a new message: no step towards the DLQ
+
+
+class FakeAgent:
+    """The ECS agent's task-protection endpoint, recording what the worker asks for."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+
+        calls = self.calls = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_PUT(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                calls.append((self.path, body))
+                answer = json.dumps({"protection": {"ProtectionEnabled": body["ProtectionEnabled"]}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/api/task-id"
+
+
+def test_a_busy_task_is_protected_from_scale_in_and_released_when_idle(aws, warm_cache, mirror):
+    agent = FakeAgent()
+    worker = start_worker(aws, warm_cache, mirror, ECS_AGENT_URI=agent.uri, OCR_MAX_DOCUMENT_SECONDS="600")
+    try:
+        submit(aws, "doc.png", encode(text_image(INVOICE), "PNG"))
+        wait_for(lambda: result(aws, "doc.png"), proc=worker)
+        wait_for(lambda: len(agent.calls) == 2, proc=worker)
+    finally:
+        stop(worker)
+        agent.server.shutdown()
+    path = "/api/task-id/task-protection/v1/state"
+    # Protected for the slowest allowed document plus its upload: ceil((600 + 120) / 60) minutes.
+    assert agent.calls == [(path, {"ProtectionEnabled": True, "ExpiresInMinutes": 12}),
+                           (path, {"ProtectionEnabled": False})]
 
 
 def test_worker_config_error_is_one_line(warm_cache, mirror):

@@ -1,0 +1,144 @@
+"""Chaos: three real worker processes, 60 documents, random SIGTERM and SIGKILL until the queue is
+empty. Every document that still exists ends with exactly one result or error result, written
+once; nothing reaches the dead-letter queue; no message is left. Prints how many were redone."""
+
+import collections
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ocr_worker.documents import MAX_BYTES
+from tests.worker.docs import INVOICE, PAGE_TWO, encode, encrypted_pdf, text_image
+from tests.worker.conftest import worker_env
+from tests.worker.test_queue_worker import aws, event, moto, queue_empty  # noqa: F401 (fixtures)
+
+pytestmark = [pytest.mark.chaos, pytest.mark.moto, pytest.mark.ocr, pytest.mark.slow]
+
+WORKERS = 3
+#: Bounded: this many kills, one every 4-9 s, then the workers finish in peace.
+KILLS = 14
+TIMEOUT = 900
+
+
+def multi_page_pdf(texts):
+    import io
+
+    images = [text_image(t).convert("RGB") for t in texts]
+    buffer = io.BytesIO()
+    images[0].save(buffer, "PDF", save_all=True, append_images=images[1:])
+    return buffer.getvalue()
+
+
+def corpus():
+    """key -> (bytes, expected): "pages:N" for a result of N pages, or the error's words."""
+    docs = {}
+    for i in range(41):
+        docs[f"single/{i:02d}.{'png' if i % 2 else 'jpg'}"] = (
+            encode(text_image(f"{INVOICE} {i}"), "PNG" if i % 2 else "JPEG"), "pages:1")
+    for i in range(8):
+        pages = 2 + i % 2
+        docs[f"multi/{i}.pdf"] = (multi_page_pdf([INVOICE, PAGE_TWO, INVOICE][:pages]), f"pages:{pages}")
+    for i in range(5):
+        good = encode(text_image(INVOICE), "PNG")
+        docs[f"corrupt/{i}.png"] = (good[:len(good) // (i + 2)], "unreadable image")
+    for i in range(3):
+        docs[f"encrypted/{i}.pdf"] = (encrypted_pdf(), "encrypted PDF")
+    for i in range(2):
+        docs[f"oversized/{i}.png"] = (b"\x89PNG\r\n\x1a\n" + bytes(MAX_BYTES + i), "the limit is")
+    docs["deleted/gone.png"] = (encode(text_image(INVOICE), "PNG"), None)
+    return docs
+
+
+def test_no_document_is_lost_or_written_twice_under_sigterm_and_sigkill(aws, warm_cache, mirror, tmp_path):
+    s3, sqs = aws["s3"], aws["sqs"]
+    s3.put_bucket_versioning(Bucket=aws["out"], VersioningConfiguration={"Status": "Enabled"})  # counts writes
+    docs = corpus()
+    assert len(docs) == 60
+    for key, (data, _) in docs.items():
+        s3.put_object(Bucket=aws["in"], Key=key, Body=data)
+        sqs.send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(event(aws, key)))
+    s3.delete_object(Bucket=aws["in"], Key="deleted/gone.png")
+
+    rng = random.Random(20261129)
+    logs = []
+
+    def start_logged():
+        # A 30 s lease brings a SIGKILLed document back soon; 20 s from SIGTERM to SIGKILL makes
+        # some SIGTERMs requeue a document that cannot finish in time.
+        log = tmp_path / f"worker-{len(logs)}.log"
+        logs.append(log)
+        env = worker_env(warm_cache, mirror / "models.lock.json", f"file://{mirror}", **{
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": aws["endpoint"], "OCR_QUEUE_URL": aws["queue"], "OCR_OUTPUT_BUCKET": aws["out"],
+            "OCR_DLQ_URL": aws["dlq"], "OCR_WAIT_SECONDS": "1", "OCR_RETRY_DELAY": "0",
+            "OCR_VISIBILITY_TIMEOUT": "30", "OCR_STOP_SECONDS": "20"})
+        proc = subprocess.Popen([sys.executable, "-m", "ocr_worker", "worker"], env=env,
+                                stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        proc.log_path = log
+        return proc
+
+    workers = [start_logged() for _ in range(WORKERS)]
+    kills = collections.Counter()
+    deadline = time.monotonic() + TIMEOUT
+    next_kill = time.monotonic() + rng.uniform(4, 9)
+    try:
+        while not (queue_empty(aws) and all_answered(aws, docs)):
+            assert time.monotonic() < deadline, f"not done after {TIMEOUT} s; kills: {dict(kills)}"
+            for i, proc in enumerate(workers):
+                if proc.poll() is not None:  # killed, or drained after SIGTERM: the service starts another
+                    log = open(proc.log_path).read()
+                    # SIGTERM while loading models kills at once: it held no message yet.
+                    loading = proc.returncode == -signal.SIGTERM and '"message": "polling"' not in log
+                    assert proc.returncode in (0, -signal.SIGKILL) or loading, log[-3000:]
+                    workers[i] = start_logged()
+            if sum(kills.values()) < KILLS and time.monotonic() > next_kill:
+                victim = rng.randrange(WORKERS)
+                how = rng.choice([signal.SIGTERM, signal.SIGKILL])
+                workers[victim].send_signal(how)
+                kills[how.name] += 1
+                next_kill = time.monotonic() + rng.uniform(4, 9)
+            time.sleep(0.5)
+    finally:
+        for proc in workers:
+            proc.terminate()
+        for proc in workers:
+            proc.wait(timeout=150)
+
+    # Exactly one answer per document that still exists, of the right kind, written once.
+    for key, (_, expected) in docs.items():
+        listing = s3.list_object_versions(Bucket=aws["out"], Prefix=f"results/{key}").get("Versions", [])
+        written = collections.Counter(v["Key"] for v in listing)
+        if expected is None:
+            assert written == {}, f"{key} was deleted after upload yet got {dict(written)}"
+            continue
+        answer = f"results/{key}.json" if expected.startswith("pages:") else f"results/{key}.error.json"
+        assert written == {answer: 1}, f"{key}: {dict(written)}"
+        body = json.loads(s3.get_object(Bucket=aws["out"], Key=answer)["Body"].read())
+        if expected.startswith("pages:"):
+            assert len(body["pages"]) == int(expected.split(":")[1]), key
+        else:
+            assert expected in body["error"], f"{key}: {body['error']}"
+    assert sqs.receive_message(QueueUrl=aws["dlq"], MaxNumberOfMessages=10).get("Messages", []) == []
+    assert queue_empty(aws)
+
+    processed = collections.Counter()
+    for path in logs:
+        for line in open(path):
+            if line.startswith("{") and json.loads(line)["message"] == "processing":
+                processed[json.loads(line)["key"]] += 1
+    redone = sorted(key for key, n in processed.items() if n > 1)
+    print(f"\nchaos: {dict(kills)} across {len(logs)} worker processes; {len(redone)} of {len(docs)} documents "
+          f"redone (started more than once): {redone}")
+    assert sum(kills.values()) == KILLS
+
+
+def all_answered(aws, docs):
+    listing = aws["s3"].list_objects_v2(Bucket=aws["out"], Prefix="results/").get("Contents", [])
+    keys = {item["Key"] for item in listing}
+    return all(expected is None or f"results/{key}.json" in keys or f"results/{key}.error.json" in keys
+               for key, (_, expected) in docs.items())
