@@ -240,6 +240,19 @@ def test_sigterm_with_too_little_time_left_requeues_the_document_without_countin
     assert back["Attributes"]["ApproximateReceiveCount"] == "1"  # a new message: no step towards the DLQ
 
 
+def test_an_over_long_document_gets_an_error_result_not_a_retry(aws, warm_cache, mirror):
+    worker = start_worker(aws, warm_cache, mirror, OCR_MAX_DOCUMENT_SECONDS="1")
+    try:
+        submit(aws, "long.pdf", many_page_pdf(12))
+        error = wait_for(lambda: result(aws, "long.pdf", error=True), proc=worker)["error"]
+        assert error.startswith("document took more than 1 s (documents.max_document_seconds) after ")
+        assert error.endswith(" of 12 pages")
+        wait_for(lambda: queue_empty(aws), proc=worker)
+        assert dlq_messages(aws) == [] and result(aws, "long.pdf") is None
+    finally:
+        stop(worker)
+
+
 class FakeAgent:
     """The ECS agent's task-protection endpoint, recording what the worker asks for."""
 
