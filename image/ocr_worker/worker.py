@@ -87,10 +87,6 @@ class BadMessage(Exception):
     """The message itself is malformed: nothing to retry."""
 
 
-class Transient(Exception):
-    """An outage: try again later."""
-
-
 class Interrupted(Exception):
     """SIGTERM, and the document cannot finish before the stop deadline."""
 
@@ -199,7 +195,8 @@ class Worker:
         return "done"
 
     def process(self, job: Job, fields: dict) -> None:
-        """One record: a result, an error result, or a logged skip. Raises Transient/Interrupted."""
+        """One record: a result, an error result, or a logged skip. Raises Interrupted, or any
+        other exception for an outage (retried)."""
         fields = {**fields, "bucket": job.bucket, "key": job.key}
         try:
             head = self.s3.head_object(Bucket=job.bucket, Key=job.key, **self._version(job))

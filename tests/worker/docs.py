@@ -62,3 +62,11 @@ def encrypted_pdf() -> bytes:
     file_id = b"<0123456789abcdef0123456789abcdef>"
     return data[:trailer] + encrypt + data[trailer:].replace(
         b"<<", b"<< /Encrypt 99 0 R /ID [" + file_id + b" " + file_id + b"]", 1)
+
+
+def pdf_of(texts) -> bytes:
+    """A PDF with one text page per entry of ``texts``."""
+    images = [text_image(text).convert("RGB") for text in texts]
+    buffer = io.BytesIO()
+    images[0].save(buffer, "PDF", save_all=True, append_images=images[1:])
+    return buffer.getvalue()

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from ocr_worker.documents import MAX_BYTES
-from tests.worker.docs import INVOICE, PAGE_TWO, encode, encrypted_pdf, text_image
+from tests.worker.docs import INVOICE, PAGE_TWO, encode, encrypted_pdf, pdf_of, text_image
 from tests.worker.conftest import worker_env
 from tests.worker.test_queue_worker import aws, event, moto, queue_empty  # noqa: F401 (fixtures)
 
@@ -25,15 +25,6 @@ KILLS = 14
 TIMEOUT = 900
 
 
-def multi_page_pdf(texts):
-    import io
-
-    images = [text_image(t).convert("RGB") for t in texts]
-    buffer = io.BytesIO()
-    images[0].save(buffer, "PDF", save_all=True, append_images=images[1:])
-    return buffer.getvalue()
-
-
 def corpus():
     """key -> (bytes, expected): "pages:N" for a result of N pages, or the error's words."""
     docs = {}
@@ -42,7 +33,7 @@ def corpus():
             encode(text_image(f"{INVOICE} {i}"), "PNG" if i % 2 else "JPEG"), "pages:1")
     for i in range(8):
         pages = 2 + i % 2
-        docs[f"multi/{i}.pdf"] = (multi_page_pdf([INVOICE, PAGE_TWO, INVOICE][:pages]), f"pages:{pages}")
+        docs[f"multi/{i}.pdf"] = (pdf_of([INVOICE, PAGE_TWO, INVOICE][:pages]), f"pages:{pages}")
     for i in range(5):
         good = encode(text_image(INVOICE), "PNG")
         docs[f"corrupt/{i}.png"] = (good[:len(good) // (i + 2)], "unreadable image")

@@ -13,7 +13,7 @@ import pytest
 
 from ocr_worker.documents import MAX_BYTES
 from tests.worker.conftest import worker_env
-from tests.worker.docs import INVOICE, PAGE_TWO, encode, encrypted_pdf, text_image, two_page_pdf
+from tests.worker.docs import INVOICE, PAGE_TWO, encode, encrypted_pdf, pdf_of, text_image, two_page_pdf
 
 pytestmark = [pytest.mark.moto, pytest.mark.ocr, pytest.mark.slow]
 AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -196,14 +196,19 @@ def test_each_record_of_an_event_stands_alone_and_no_result_is_written_twice(aws
     assert result(aws, "gone.png") is None and result(aws, "old.png") is None and dlq_messages(aws) == []
 
 
-def test_sigterm_finishes_the_current_document_then_exits_zero(aws, warm_cache, mirror):
-    worker = start_worker(aws, warm_cache, mirror)
-    submit(aws, "two-pages.pdf", two_page_pdf())
+def sigterm_once_processing(worker):
+    """SIGTERM the worker as it starts a document; its whole output once it has exited."""
     for line in worker.stdout:
         if line.startswith("{") and json.loads(line)["message"] == "processing":
             worker.send_signal(signal.SIGTERM)
             break
-    out = worker.communicate(timeout=120)[0]
+    return worker.communicate(timeout=120)[0]
+
+
+def test_sigterm_finishes_the_current_document_then_exits_zero(aws, warm_cache, mirror):
+    worker = start_worker(aws, warm_cache, mirror)
+    submit(aws, "two-pages.pdf", two_page_pdf())
+    out = sigterm_once_processing(worker)
     assert worker.returncode == 0, out
     done = result(aws, "two-pages.pdf")
     assert [[line["text"] for line in p["lines"]] for p in done["pages"]] == [[INVOICE], [PAGE_TWO]]
@@ -213,12 +218,7 @@ def test_sigterm_finishes_the_current_document_then_exits_zero(aws, warm_cache, 
 
 
 def many_page_pdf(pages):
-    import io
-
-    images = [text_image(f"{INVOICE} {i}").convert("RGB") for i in range(pages)]
-    buffer = io.BytesIO()
-    images[0].save(buffer, "PDF", save_all=True, append_images=images[1:])
-    return buffer.getvalue()
+    return pdf_of(f"{INVOICE} {i}" for i in range(pages))
 
 
 def test_sigterm_with_too_little_time_left_requeues_the_document_without_counting_a_failure(aws, warm_cache,
@@ -226,11 +226,7 @@ def test_sigterm_with_too_little_time_left_requeues_the_document_without_countin
     # 16 s from SIGTERM to SIGKILL leaves 1 s after the margin: not enough for 9 more pages.
     worker = start_worker(aws, warm_cache, mirror, OCR_STOP_SECONDS="16")
     submit(aws, "long.pdf", many_page_pdf(10))
-    for line in worker.stdout:
-        if line.startswith("{") and json.loads(line)["message"] == "processing":
-            worker.send_signal(signal.SIGTERM)
-            break
-    out = worker.communicate(timeout=120)[0]
+    out = sigterm_once_processing(worker)
     assert worker.returncode == 0, out
     assert "interrupted; the message goes back to the queue" in out
     assert result(aws, "long.pdf") is None
