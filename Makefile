@@ -7,10 +7,11 @@ VENV := .venv
 SCAN_VENV := .venv-scan
 CHECKOV_VERSION := 3.3.30
 
-# jsii's Node 20 end-of-life banner is noise on every run; cdktf's CLI must not phone home.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# cdktf's CLI must not phone home.
 export CHECKPOINT_DISABLE := 1
-export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(SCAN_VENV)/bin:$(PATH)
+# Node 22 from the npm registry (package.json pins it) comes first, for the cdktf CLI and for the
+# jsii runtime of the Python bindings: jsii no longer supports the Node 20 many systems ship.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(CURDIR)/$(SCAN_VENV)/bin:$(PATH)
 
 # The container tests build, push and run images without a Docker engine (README: Prerequisites).
 CONTAINER_PACKAGES := podman buildah catatonit debootstrap docker-registry runc openssl busybox-static

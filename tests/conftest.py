@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# jsii runs on the Node 22 that `make setup` installs from the npm registry, as under `make`.
+NODE_BIN = Path(__file__).resolve().parent.parent / "node_modules" / ".bin"
+if NODE_BIN.is_dir() and not os.environ.get("PATH", "").startswith(str(NODE_BIN)):
+    os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 from tests.synth import settings, synth_app  # noqa: E402
 

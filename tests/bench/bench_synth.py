@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def synth_seconds(eager: bool, outdir: str) -> float:
-    env = dict(os.environ, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", CDKTF_OUTDIR=outdir)
+    env = dict(os.environ, CDKTF_OUTDIR=outdir)
     env.pop("PADDLEOCR_EFS_EAGER_PROVIDER", None)
     if eager:
         env["PADDLEOCR_EFS_EAGER_PROVIDER"] = "1"
