@@ -7,6 +7,7 @@ unless the image declares VOLUME there, aws/containers-roadmap#938), "Container 
 """
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -191,7 +192,13 @@ def test_unresolved_terraform_references_must_be_given(default_stacks, tmp_path,
         LocalTask(definition, tmp_path, **kwargs)
     message = str(error.value)
     assert "\n" not in message
-    assert ("give --image" in message) if flag == "image" else ("give --env OCR_OUTPUT_BUCKET=VALUE" in message)
+    if flag == "image":
+        assert "give --image" in message
+        return
+    named = re.search(r"give --env (\w+)=VALUE$", message).group(1)
+    worker = next(c for c in definition.containers if c["name"] == "ocr-worker")
+    value = next(e["value"] for e in worker["environment"] if e["name"] == named)
+    assert value.startswith("${"), f"{named} is not a Terraform reference"
 
 
 def test_cli_reports_a_missing_synth_in_one_line(tmp_path):
