@@ -65,7 +65,10 @@ class OcrService(Construct):
             return {
                 "name": name, "image": image_uri, "command": [command],
                 "user": f"{cache.uid}:{cache.gid}",
-                "readonlyRootFilesystem": True,
+                # ECS Exec injects the SSM agent into every container; it must write under
+                # /var/lib/amazon and /var/log/amazon, so it cannot run on a read-only root file
+                # system (aws/containers-roadmap#1359). Exec is opt-in and costs that protection.
+                "readonlyRootFilesystem": not sv.enable_exec,
                 # An init process as PID 1 forwards SIGTERM and reaps orphans (ECS Exec leaves
                 # some behind: "Using Amazon ECS Exec", considerations).
                 "linuxParameters": {"initProcessEnabled": True},
@@ -89,12 +92,6 @@ class OcrService(Construct):
                 "essential": True, "dependsOn": [{"containerName": WARMER, "condition": "SUCCESS"}],
                 "healthCheck": WORKER_HEALTH_CHECK, "stopTimeout": WORKER_STOP_TIMEOUT}),
         ]
-        if sv.enable_exec:
-            # ECS Exec injects the SSM agent into every container; it must write under
-            # /var/lib/amazon and /var/log/amazon, so it cannot run on a read-only root file system
-            # (aws/containers-roadmap#1359). Exec is opt-in and costs the task that protection.
-            for c in containers:
-                c["readonlyRootFilesystem"] = False
         self.task_definition = EcsTaskDefinition(
             self, "task", family=sv.family, requires_compatibilities=["FARGATE"], network_mode="awsvpc",
             cpu=str(sv.cpu), memory=str(sv.memory), task_role_arn=task_role.arn,
