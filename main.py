@@ -8,7 +8,13 @@ service. Each is its own stack; later stacks read earlier ones through remote st
 import sys
 from pathlib import Path
 
-from constructs_lib.config import ConfigError, Settings, load_settings
+from constructs_lib import lazy_provider
+
+# Before anything imports the AWS provider bindings: load their modules on first use (~6 s
+# synth instead of ~20 s). Opt-in, so importing constructs_lib alone changes nothing global.
+lazy_provider.install()
+
+from constructs_lib.config import ConfigError, Settings, load_settings  # noqa: E402
 
 
 def build_app(settings: Settings, outdir: str | None = None):
@@ -27,11 +33,10 @@ def build_app(settings: Settings, outdir: str | None = None):
 
 def main() -> int:
     try:
-        settings = load_settings(Path(__file__).with_name("cdktf.json"))
+        build_app(load_settings(Path(__file__).with_name("cdktf.json"))).synth()
     except ConfigError as error:
         print(f"paddleocr-efs: config error: {error}", file=sys.stderr)
         return 2
-    build_app(settings).synth()
     return 0
 
 

@@ -1,5 +1,6 @@
-"""CDKTF constructs for a PaddleOCR worker on ECS Fargate with a shared EFS model cache."""
+"""CDKTF constructs for a PaddleOCR worker on ECS Fargate with a shared EFS model cache.
 
-from constructs_lib import lazy_provider
-
-lazy_provider.install()
+Importing this package changes nothing global. To synthesize without paying ~20 s for the AWS
+provider bindings' eager import, call :func:`constructs_lib.lazy_provider.install` before the
+first provider import, as ``main.py`` does.
+"""

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Optional
 
 from cdktf_cdktf_provider_aws.data_aws_s3_bucket import DataAwsS3Bucket
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification, S3BucketNotificationQueue
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
-from constructs_lib.config import DocumentSettings
-from constructs_lib.policy import deny_without_tls, grant, policy_document, statement
-from constructs_lib.secure_bucket import SecureBucket
+from constructs_lib import validation
+from constructs_lib.naming import Names
+from constructs_lib.policy import Role, deny_without_tls, grant, policy_document, statement
+from constructs_lib.secure_bucket import SecureBucket, SecureBucketProps
+from constructs_lib.validation import Props, check
 
 #: The worker's lease on a message, renewed every third of it while it works: a document whose
 #: worker crashed is visible again within this many seconds.
@@ -25,23 +28,74 @@ LEASE_SECONDS = 120
 CRASH_REDRIVE_RECEIVES = 5
 
 
+@dataclass(frozen=True)
+class DocumentPipelineProps(Props):
+    """Input and output buckets and the job queue.
+
+    Attributes:
+        name: Prefix of the bucket and queue names. Default ``<project>-paddleocr``: buckets
+            ``<name>-in-<suffix>`` and ``<name>-out-<suffix>``, queues ``<name>-jobs`` and
+            ``<name>-jobs-dlq``.
+        existing_input_bucket: Use this existing bucket for input instead of creating one.
+        input_prefix: Documents put under this key prefix are queued. Default ``incoming/``.
+        output_prefix: Results are written under this key prefix. Default ``results/``.
+        max_receive_count: Failed attempts (S3 or SQS outages, bugs) before the worker moves a
+            message to the dead-letter queue, 1 to 1000. Interruptions never count; bad documents
+            get an error result at once. Default 3.
+        max_document_seconds: Worst-case seconds to OCR one document, 30 to 21600: a longer one
+            gets an error result, and a busy task's scale-in protection lasts this plus two
+            minutes. Default 600.
+        force_destroy: Let ``destroy`` delete the input and output buckets with every object
+            version in them. Default off: empty them first, so no document is lost by accident.
+    """
+
+    name: Optional[str] = None
+    existing_input_bucket: Optional[str] = None
+    input_prefix: str = "incoming/"
+    output_prefix: str = "results/"
+    max_receive_count: int = 3
+    max_document_seconds: int = 600
+    force_destroy: bool = False
+
+    def validate(self) -> None:
+        if self.name is not None:
+            # The longest queue name is <name>-jobs-dlq (SQS: 80), the bucket prefix <name>-out-.
+            validation.sqs_queue_name("name", f"{self.name}-jobs-dlq")
+            SecureBucketProps(bucket_prefix=f"{self.name}-out-")
+        if self.existing_input_bucket is not None:
+            validation.s3_bucket_name("existing_input_bucket", self.existing_input_bucket)
+        for key in ("input_prefix", "output_prefix"):
+            prefix = getattr(self, key)
+            # Object keys are at most 1024 bytes of UTF-8:
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html
+            check(prefix.endswith("/") and not prefix.startswith("/") and len(prefix.encode()) <= 512, key,
+                  f"{prefix!r} must be relative, end with '/' and fit an S3 key")
+        # SQS maxReceiveCount: 1 to 1000 (redrive policy).
+        # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html
+        check(1 <= self.max_receive_count <= 1000, "max_receive_count", "must be between 1 and 1000")
+        check(30 <= self.max_document_seconds <= 6 * 3600, "max_document_seconds", "must be between 30 and 21600")
+
+
 class DocumentPipeline(Construct):
     """An input bucket (or an existing one) whose ObjectCreated events under ``input_prefix`` feed
     an SSE-encrypted jobs queue. The worker moves a message to the DLQ after ``max_receive_count``
     failed attempts, and the queue's redrive after CRASH_REDRIVE_RECEIVES crashed ones. Results go
     to a separate output bucket under ``output_prefix``."""
 
-    def __init__(self, scope: Construct, id: str, *, settings: DocumentSettings, name: str,
+    def __init__(self, scope: Construct, id: str, props: Optional[DocumentPipelineProps] = None, *, project: str,
                  account_id: str) -> None:
         super().__init__(scope, id)
-        self.settings = settings
-        if settings.existing_input_bucket:
-            existing = DataAwsS3Bucket(self, "input", bucket=settings.existing_input_bucket)
+        props = self.props = props or DocumentPipelineProps()
+        name = props.name or Names(project).prefix
+        if props.existing_input_bucket:
+            existing = DataAwsS3Bucket(self, "input", bucket=props.existing_input_bucket)
             self.input_bucket_name, self.input_bucket_arn = existing.bucket, existing.arn
         else:
-            created = SecureBucket(self, "input", bucket_prefix=f"{name}-in-", force_destroy=settings.force_destroy)
+            created = SecureBucket(self, "input", SecureBucketProps(bucket_prefix=f"{name}-in-",
+                                                                  force_destroy=props.force_destroy))
             self.input_bucket_name, self.input_bucket_arn = created.bucket.bucket, created.bucket.arn
-        self.output = SecureBucket(self, "output", bucket_prefix=f"{name}-out-", force_destroy=settings.force_destroy)
+        self.output = SecureBucket(self, "output", SecureBucketProps(bucket_prefix=f"{name}-out-",
+                                                                    force_destroy=props.force_destroy))
 
         self.dlq = SqsQueue(self, "dlq", name=f"{name}-jobs-dlq", sqs_managed_sse_enabled=True,
                             message_retention_seconds=14 * 24 * 3600)
@@ -64,17 +118,35 @@ class DocumentPipeline(Construct):
         SqsQueuePolicy(self, "dlq-policy-attachment", queue_url=self.dlq.url, policy=dlq_tls.json)
         S3BucketNotification(self, "notification", bucket=self.input_bucket_name, depends_on=[policy], queue=[
             S3BucketNotificationQueue(queue_arn=self.queue.arn, events=["s3:ObjectCreated:*"],
-                                      filter_prefix=settings.input_prefix)])
+                                      filter_prefix=props.input_prefix)])
 
-    def grant_process(self, role: IamRole) -> list[IamRolePolicy]:
-        """Exactly what the worker needs: consume the queue, requeue to it and dead-letter to the
-        DLQ (sqs:SendMessage), read inputs, write results."""
-        return [
-            grant(self, role, "documents-queue", [
-                statement("ConsumeJobs", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
-                          [self.queue.arn]),
-                statement("RequeueAndDeadLetter", ["sqs:SendMessage"], [self.queue.arn, self.dlq.arn])]),
-            grant(self, role, "documents-read-input", [statement(
-                "ReadInput", ["s3:GetObject"], [f"{self.input_bucket_arn}/{self.settings.input_prefix}*"])]),
-            self.output.grant_put(role, self.settings.output_prefix, "documents-write-output"),
-        ]
+    @property
+    def worker_environment(self) -> dict[str, str]:
+        """What the worker needs to find this pipeline, for ``OcrService(environment=...)``."""
+        return {
+            "OCR_QUEUE_URL": self.queue.url,
+            "OCR_DLQ_URL": self.dlq.url,
+            "OCR_OUTPUT_BUCKET": self.output.bucket.bucket,
+            "OCR_OUTPUT_PREFIX": self.props.output_prefix,
+            "OCR_VISIBILITY_TIMEOUT": str(LEASE_SECONDS),
+            "OCR_MAX_FAILURES": str(self.props.max_receive_count),
+            "OCR_MAX_DOCUMENT_SECONDS": str(self.props.max_document_seconds),
+        }
+
+    def grant_consume(self, role: Role) -> IamRolePolicy:
+        """Take jobs from the queue and finish them: receive, delete, extend the lease, requeue
+        (sqs:SendMessage to the queue) and dead-letter (to the DLQ)."""
+        return grant(role, "documents-queue", [
+            statement("ConsumeJobs", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+                      [self.queue.arn]),
+            statement("RequeueAndDeadLetter", ["sqs:SendMessage"], [self.queue.arn, self.dlq.arn])])
+
+    def grant_read_input(self, role: Role) -> IamRolePolicy:
+        """GetObject under the input prefix only."""
+        return grant(role, "documents-read-input", [statement(
+            "ReadInput", ["s3:GetObject"], [f"{self.input_bucket_arn}/{self.props.input_prefix}*"])])
+
+    def grant_process(self, role: Role) -> list[IamRolePolicy]:
+        """Exactly what the worker needs: consume the queue, read inputs, write results."""
+        return [self.grant_consume(role), self.grant_read_input(role),
+                self.output.grant_put(role, self.props.output_prefix, "documents-write-output")]

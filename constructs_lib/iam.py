@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from constructs import Construct
 
-from constructs_lib.config import IamSettings
+from constructs_lib import validation
+from constructs_lib.naming import Names
 from constructs_lib.policy import service_trust_policy
+from constructs_lib.validation import Props
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class TaskRolesProps(Props):
+    """Attributes:
+        task_role_name: What the worker's code may do. Default ``<project>-processor-task-role``.
+        execution_role_name: What ECS does for the task (pull, logs). Default
+            ``<project>-processor-execution-role``.
+    """
+
+    task_role_name: Optional[str] = None
+    execution_role_name: Optional[str] = None
+
+    def validate(self) -> None:
+        for key in ("task_role_name", "execution_role_name"):
+            if getattr(self, key) is not None:
+                validation.iam_role_name(key, getattr(self, key))
+        validation.check(self.task_role_name is None or self.task_role_name != self.execution_role_name,
+                         "execution_role_name", "must differ from task_role_name")
 
 
 class TaskRoles(Construct):
@@ -26,16 +50,18 @@ class TaskRoles(Construct):
     execution_role: IamRole
     task_role: IamRole
 
-    def __init__(self, scope: Construct, id: str, *, settings: IamSettings) -> None:
+    def __init__(self, scope: Construct, id: str, props: Optional[TaskRolesProps] = None, *, project: str) -> None:
         super().__init__(scope, id)
+        props = self.props = props or TaskRolesProps()
+        names = Names(project)
         account = DataAwsCallerIdentity(self, "account")
         partition = DataAwsPartition(self, "partition")
         region = DataAwsRegion(self, "region")
         source_arn = f"arn:{partition.partition}:ecs:{region.id}:{account.account_id}:*"
         trust = service_trust_policy(self, "trust", ECS_TASKS, account.account_id, source_arn)
 
-        self.execution_role = IamRole(self, "execution-role", name=settings.execution_role_name,
+        self.execution_role = IamRole(self, "execution-role", name=props.execution_role_name or names.execution_role,
                                       assume_role_policy=trust.json,
                                       description="ECS task execution: pull the image, write logs")
-        self.task_role = IamRole(self, "task-role", name=settings.task_role_name, assume_role_policy=trust.json,
+        self.task_role = IamRole(self, "task-role", name=props.task_role_name or names.task_role, assume_role_policy=trust.json,
                                  description="PaddleOCR worker: model cache, documents, queue")

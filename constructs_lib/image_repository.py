@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 from cdktf import AssetType, DataResource, LocalExecProvisioner, TerraformAsset
 from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
 from cdktf_cdktf_provider_aws.ecr_repository import EcrRepository, EcrRepositoryEncryptionConfiguration
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
-from constructs_lib.config import ImageSettings
-from constructs_lib.policy import grant, statement
+from constructs_lib import validation
+from constructs_lib.naming import Names
+from constructs_lib.policy import Role, grant, statement
+from constructs_lib.validation import Props, check
 
 #: Not part of the image: caches and build leftovers never change the tag.
 IGNORED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "build", ".git"}
@@ -36,16 +38,46 @@ def content_hash(context: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class ImageRepositoryProps(Props):
+    """How the worker image reaches ECR.
+
+    Attributes:
+        repository_name: The ECR repository. Default ``<project>-processor``.
+        build: Build and push the image folder from Terraform. Default on. Off: give
+            ``image_uri`` (Terraform Cloud remote runs have no container engine; CI may build the
+            image itself).
+        image_uri: With ``build`` off: the image to run. Required then.
+        container_cli: ``docker`` (default) or ``podman`` builds and pushes.
+        keep_images: ECR keeps this many images, 1 to 1000. Default 10.
+    """
+
+    repository_name: Optional[str] = None
+    build: bool = True
+    image_uri: Optional[str] = None
+    container_cli: Literal["docker", "podman"] = "docker"
+    keep_images: int = 10
+
+    def validate(self) -> None:
+        if self.repository_name is not None:
+            validation.ecr_repository_name("repository_name", self.repository_name)
+        check(self.build or bool(self.image_uri), "image_uri", "required when build is false")
+        check(self.container_cli in ("docker", "podman"), "container_cli", "must be 'docker' or 'podman'")
+        # Lifecycle policy countNumber: a positive integer; ECR holds at most 10,000 images per
+        # repository (https://docs.aws.amazon.com/AmazonECR/latest/userguide/service-quotas.html).
+        check(1 <= self.keep_images <= 10000, "keep_images", "must be between 1 and 10000")
+
+
 class ImageRepository(Construct):
     """ECR repository (scan on push, immutable tags, KMS encryption, keep the last ``keep_images``).
 
-    With ``settings.build`` on, ``context_dir`` is copied into the stack's output as a cdktf asset
+    With ``props.build`` on, ``context_dir`` is copied into the stack's output as a cdktf asset
     and a ``terraform_data`` resource runs its ``build_and_push.sh`` whenever the content hash of
     ``context_dir`` or the repository changes. The image tag is that hash, so a change in the
     folder means a new tag, a new task definition revision and a rolling deploy, and no change
     means an empty plan. The script skips the build and push when the repository already holds
     the tag (tags are immutable: going back to an earlier folder re-uses its image). With
-    ``build`` off, ``settings.image_uri`` is used as given.
+    ``build`` off, ``props.image_uri`` is used as given.
 
     ``force_delete`` is on: every image can be rebuilt from ``context_dir``, and ``destroy`` of a
     repository that holds images fails otherwise.
@@ -55,20 +87,22 @@ class ImageRepository(Construct):
     #: The hook, for ``depends_on``; None when the image comes from ``image_uri``.
     build: Optional[DataResource]
 
-    def __init__(self, scope: Construct, id: str, *, settings: ImageSettings, region: str,
-                 context_dir: Path) -> None:
+    def __init__(self, scope: Construct, id: str, props: Optional[ImageRepositoryProps] = None, *, project: str,
+                 region: str, context_dir: Path) -> None:
         super().__init__(scope, id)
+        props = self.props = props or ImageRepositoryProps()
         self.repository = EcrRepository(
-            self, "repository", name=settings.repository_name, image_tag_mutability="IMMUTABLE",
+            self, "repository", name=props.repository_name or Names(project).repository,
+            image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True}, force_delete=True,
             encryption_configuration=[EcrRepositoryEncryptionConfiguration(encryption_type="KMS")])
         EcrLifecyclePolicy(self, "lifecycle", repository=self.repository.name, policy=(
             '{"rules":[{"rulePriority":1,"description":"keep the last %d images","selection":'
             '{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":%d},"action":{"type":"expire"}}]}'
-            % (settings.keep_images, settings.keep_images)))
+            % (props.keep_images, props.keep_images)))
 
-        if not settings.build:
-            self.image_uri, self.build = settings.image_uri, None
+        if not props.build:
+            self.image_uri, self.build = props.image_uri, None
             return
         tag = content_hash(context_dir)
         # The asset travels with the stack's JSON (Terraform Cloud, another machine); its path is
@@ -81,12 +115,12 @@ class ImageRepository(Construct):
             provisioners=[LocalExecProvisioner(
                 type="local-exec", command="./build_and_push.sh", working_dir=context.path,
                 environment={"IMAGE_URI": self.image_uri, "AWS_REGION": region,
-                             "CONTAINER_CLI": settings.container_cli})])
+                             "CONTAINER_CLI": props.container_cli})])
 
-    def grant_pull(self, role: IamRole) -> IamRolePolicy:
+    def grant_pull(self, role: Role) -> IamRolePolicy:
         """Pull from this repository only (what the task execution role needs). The ECR token
         call has no resource-level permissions ("Amazon ECR identity-based policy examples")."""
-        return grant(self, role, "pull-image", [
+        return grant(role, "pull-image", [
             statement("PullImage", ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
                                     "ecr:BatchGetImage"], [self.repository.arn]),
             statement("EcrToken", ["ecr:GetAuthorizationToken"], ["*"]),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import Literal, Optional, Sequence
 
 from cdktf import Fn, TerraformIterator, Token
 
@@ -25,8 +26,10 @@ from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityG
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
-from constructs_lib.config import ModelCacheSettings
+from constructs_lib import validation
+from constructs_lib.naming import Names
 from constructs_lib.policy import deny_without_tls, grant, policy_document, statement
+from constructs_lib.validation import Props, check
 
 NFS = 2049
 
@@ -36,15 +39,98 @@ WRITE_ACTIONS = ("elasticfilesystem:ClientWrite",)
 CLIENT_ACTIONS = READ_ACTIONS + WRITE_ACTIONS + ("elasticfilesystem:ClientRootAccess",)
 
 
+#: EFS lifecycle TransitionToIA values, in days: AFTER_1_DAY ... AFTER_365_DAYS
+#: (https://docs.aws.amazon.com/efs/latest/ug/API_LifecyclePolicy.html); 0 turns it off.
+IA_DAYS = (0, 1, 7, 14, 30, 60, 90, 180, 270, 365)
+
+
+@dataclass(frozen=True)
+class ModelCacheProps(Props):
+    """The EFS file system that holds the PaddleX model cache.
+
+    Attributes:
+        name: The file system's Name tag. Default ``<project>-paddleocr-models``.
+        existing_file_system_id: Adopt a file system made by hand from the guide instead of
+            creating one.
+        existing_security_group_id: Adopted file system: the security group of its mount
+            targets. Required unless ``create_mount_targets`` is true.
+        existing_access_point_id: Adopted file system: use this access point instead of creating
+            one.
+        create_mount_targets: One mount target per private subnet. Default: yes for a new file
+            system, no for an adopted one (the guide already made them).
+        manage_policy: Manage the file system policy (TLS only, access point only). Default on.
+        access_point_path: The access point's root directory, created with ``uid``:``gid`` and
+            mode 0755. Default ``/paddleocr-models``.
+        uid: POSIX user of every client; the containers run as the same uid. Default 1000.
+        gid: POSIX group of every client. Default 1000.
+        kms_key_arn: Encrypt with this customer KMS key (an ARN). Default: the AWS-managed key
+            ``aws/elasticfilesystem``.
+        throughput_mode: ``elastic`` (default), ``bursting`` or ``provisioned``.
+        provisioned_throughput_mibps: provisioned mode only: MiB/s, 1 to 3414.
+        transition_to_ia_days: Move files not read for this many days to Infrequent Access; 0
+            turns it off. Default 30.
+        backups: AWS Backup of the file system. Default on.
+    """
+
+    name: Optional[str] = None
+    existing_file_system_id: Optional[str] = None
+    existing_security_group_id: Optional[str] = None
+    existing_access_point_id: Optional[str] = None
+    create_mount_targets: Optional[bool] = None
+    manage_policy: bool = True
+    access_point_path: str = "/paddleocr-models"
+    uid: int = 1000
+    gid: int = 1000
+    kms_key_arn: Optional[str] = None
+    throughput_mode: Literal["elastic", "bursting", "provisioned"] = "elastic"
+    provisioned_throughput_mibps: Optional[int] = None
+    transition_to_ia_days: Literal[0, 1, 7, 14, 30, 60, 90, 180, 270, 365] = 30
+    backups: bool = True
+
+    def validate(self) -> None:
+        if self.name is not None:
+            # Tag values: https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html
+            validation.tags("name", {"Name": self.name})
+        validation.posix_id("uid", self.uid)
+        validation.posix_id("gid", self.gid)
+        validation.access_point_path("access_point_path", self.access_point_path)
+        if self.existing_file_system_id is not None:
+            validation.resource_id("existing_file_system_id", self.existing_file_system_id, "fs")
+            check(self.create_mount_targets is True or bool(self.existing_security_group_id),
+                  "existing_security_group_id", "required for an adopted file system unless create_mount_targets "
+                                                "is true (the tasks need its NFS group)")
+            if self.existing_security_group_id:
+                validation.resource_id("existing_security_group_id", self.existing_security_group_id, "sg")
+            if self.existing_access_point_id:
+                validation.resource_id("existing_access_point_id", self.existing_access_point_id, "fsap")
+        else:
+            for key in ("existing_access_point_id", "existing_security_group_id"):
+                check(getattr(self, key) is None, key, "only valid together with existing_file_system_id")
+        check(self.throughput_mode in ("elastic", "bursting", "provisioned"), "throughput_mode",
+              f"{self.throughput_mode!r} must be 'elastic', 'bursting' or 'provisioned'")
+        if self.throughput_mode == "provisioned":
+            # ProvisionedThroughputInMibps: 1 to 3414 (API_CreateFileSystem).
+            # https://docs.aws.amazon.com/efs/latest/ug/API_CreateFileSystem.html
+            check(self.provisioned_throughput_mibps is not None and 1 <= self.provisioned_throughput_mibps <= 3414,
+                  "provisioned_throughput_mibps", "required with throughput_mode 'provisioned': 1 to 3414 MiB/s")
+        else:
+            check(self.provisioned_throughput_mibps is None, "provisioned_throughput_mibps",
+                  "only valid when throughput_mode is 'provisioned'")
+        check(self.transition_to_ia_days in IA_DAYS, "transition_to_ia_days",
+              f"{self.transition_to_ia_days} must be one of {', '.join(map(str, IA_DAYS))}")
+        if self.kms_key_arn is not None:
+            validation.kms_key_arn("kms_key_arn", self.kms_key_arn)
+
+
 class ModelCache(Construct):
     """An EFS file system for the PaddleX model cache, reachable only from ``client_security_group_id``.
 
-    Defaults (see :class:`~constructs_lib.config.ModelCacheSettings`): encrypted at rest with the
+    Defaults (see :class:`ModelCacheProps`): encrypted at rest with the
     AWS-managed key, generalPurpose performance, elastic throughput, IA after 30 days and back
     after one access, AWS Backup on, one mount target per subnet, and a file system policy that
     denies any access without TLS or not through this construct's access point.
 
-    Give ``settings.existing_file_system_id`` to adopt a file system made by hand: no new EFS,
+    Give ``props.existing_file_system_id`` to adopt a file system made by hand: no new EFS,
     and mount targets and the access point only as configured.
     """
 
@@ -54,25 +140,25 @@ class ModelCache(Construct):
     access_point_arn: str
     security_group_id: str
 
-    def __init__(self, scope: Construct, id: str, *, settings: ModelCacheSettings, vpc_id: str,
-                 subnets_by_az, client_security_group_id: str, name: Optional[str] = None) -> None:
+    def __init__(self, scope: Construct, id: str, props: Optional[ModelCacheProps] = None, *, project: str,
+                 vpc_id: str, subnets_by_az, client_security_group_id: str) -> None:
         """``subnets_by_az``: zone name -> subnet id, a dict or a map token such as
         ``Network.private_subnets_by_az``; one mount target per zone, keyed by zone name (EFS
         allows one per zone)."""
         super().__init__(scope, id)
-        self.settings = settings
-        name = name or settings.name
-        adopted = settings.existing_file_system_id is not None
-        create_mount_targets = (not adopted) if settings.create_mount_targets is None else settings.create_mount_targets
+        props = self.props = props or ModelCacheProps()
+        name = props.name or Names(project).file_system
+        adopted = props.existing_file_system_id is not None
+        create_mount_targets = (not adopted) if props.create_mount_targets is None else props.create_mount_targets
 
         if adopted:
-            fs = DataAwsEfsFileSystem(self, "file-system", file_system_id=settings.existing_file_system_id)
+            fs = DataAwsEfsFileSystem(self, "file-system", file_system_id=props.existing_file_system_id)
         else:
-            fs = self._create_file_system(settings, name)
+            fs = self._create_file_system(props, name)
         self.file_system_id, self.file_system_arn = fs.id, fs.arn
 
-        if settings.existing_security_group_id:
-            self.security_group_id = settings.existing_security_group_id
+        if props.existing_security_group_id:
+            self.security_group_id = props.existing_security_group_id
         else:
             sg = SecurityGroup(self, "security-group", name=f"{name}-efs", vpc_id=vpc_id,
                                description="EFS model cache: NFS from the ECS task security group only",
@@ -96,21 +182,21 @@ class ModelCache(Construct):
             EfsMountTarget(self, "mount-target", for_each=zones, file_system_id=fs.id, subnet_id="${each.value}",
                            security_groups=[self.security_group_id])
 
-        if settings.existing_access_point_id:
-            ap = DataAwsEfsAccessPoint(self, "access-point", access_point_id=settings.existing_access_point_id)
+        if props.existing_access_point_id:
+            ap = DataAwsEfsAccessPoint(self, "access-point", access_point_id=props.existing_access_point_id)
         else:
             ap = EfsAccessPoint(
                 self, "access-point", file_system_id=fs.id,
                 # Every client acts as uid:gid whatever user the container runs as.
-                posix_user=EfsAccessPointPosixUser(uid=settings.uid, gid=settings.gid),
+                posix_user=EfsAccessPointPosixUser(uid=props.uid, gid=props.gid),
                 root_directory=EfsAccessPointRootDirectory(
-                    path=settings.access_point_path,
+                    path=props.access_point_path,
                     creation_info=EfsAccessPointRootDirectoryCreationInfo(
-                        owner_uid=settings.uid, owner_gid=settings.gid, permissions="0755")),
+                        owner_uid=props.uid, owner_gid=props.gid, permissions="0755")),
                 tags={"Name": f"{name}-models"})
         self.access_point_id, self.access_point_arn = ap.id, ap.arn
 
-        if settings.manage_policy:
+        if props.manage_policy:
             document = policy_document(self, "policy-document", [
                 deny_without_tls(["*"], [fs.arn]),
                 statement("DenyOutsideAccessPoint", CLIENT_ACTIONS, [fs.arn], effect="Deny",
@@ -119,7 +205,7 @@ class ModelCache(Construct):
             ])
             EfsFileSystemPolicy(self, "policy", file_system_id=fs.id, policy=document.json)
 
-    def _create_file_system(self, s: ModelCacheSettings, name: str) -> EfsFileSystem:
+    def _create_file_system(self, s: ModelCacheProps, name: str) -> EfsFileSystem:
         lifecycle = [EfsFileSystemLifecyclePolicy(transition_to_primary_storage_class="AFTER_1_ACCESS")]
         days = s.transition_to_ia_days
         if days:
@@ -148,6 +234,6 @@ class ModelCache(Construct):
         return self._grant(role, "model-cache-read-write", READ_ACTIONS + WRITE_ACTIONS)
 
     def _grant(self, role: IamRole, name: str, actions: Sequence[str]) -> IamRolePolicy:
-        return grant(self, role, name, [statement(
+        return grant(role, name, [statement(
             "ModelCacheViaAccessPoint", actions, [self.file_system_arn],
             conditions=[("StringEquals", "elasticfilesystem:AccessPointArn", [self.access_point_arn])])])

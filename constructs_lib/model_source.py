@@ -1,20 +1,51 @@
-"""Where the warm-up container fetches model archives from, when that is an S3 mirror."""
+"""Where the warm-up container fetches model archives from, and the grant an S3 mirror needs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from constructs import Construct
 
-from constructs_lib.policy import grant, statement
+from constructs_lib import validation
+from constructs_lib.policy import Role, grant, statement
+from constructs_lib.validation import Props
 
 
-def grant_model_source_read(scope: Construct, role: IamRole, source: str) -> IamRolePolicy:
-    """GetObject on the archives under ``s3://bucket/prefix`` and nothing else: ``warm`` reads
-    ``<prefix>/<model>_infer.tar`` (HeadObject needs s3:GetObject too; no ListBucket is needed)."""
-    bucket, _, prefix = source.removeprefix("s3://").partition("/")
-    prefix = prefix.strip("/")
-    partition = DataAwsPartition(scope, "model-source-partition")
+@dataclass(frozen=True)
+class ModelSourceProps(Props):
+    """Which models the warm-up container fetches, and from where.
+
+    Attributes:
+        source: ``official`` (PaddleX's hosts, the default), or an ``s3://``, ``https://`` or
+            ``file://`` mirror URL. The model set itself is pinned in ``image/models.lock.json``.
+    """
+
+    source: str = "official"
+
+    def validate(self) -> None:
+        if self.source != "official":
+            validation.url("source", self.source, ("s3", "https?", "file"))
+            if self.source.startswith("s3://"):
+                validation.s3_bucket_name("source", self.source.removeprefix("s3://").partition("/")[0])
+
+    @property
+    def s3_objects(self) -> Optional[tuple[str, str]]:
+        """(bucket, key prefix) of an s3:// source, else None."""
+        if not self.source.startswith("s3://"):
+            return None
+        bucket, _, prefix = self.source.removeprefix("s3://").partition("/")
+        return bucket, prefix.strip("/")
+
+
+def grant_model_source_read(role: Role, props: ModelSourceProps) -> Optional[IamRolePolicy]:
+    """GetObject on the archives under an ``s3://bucket/prefix`` source and nothing else: ``warm``
+    reads ``<prefix>/<model>_infer.tar`` (HeadObject needs s3:GetObject too; no ListBucket is
+    needed). Other sources need no grant: returns None."""
+    if props.s3_objects is None:
+        return None
+    bucket, prefix = props.s3_objects
+    partition = DataAwsPartition(role.node.scope, f"{role.node.id}-model-source-partition")
     objects = f"arn:{partition.partition}:s3:::{bucket}/{prefix + '/' if prefix else ''}*"
-    return grant(scope, role, "model-source-read", [statement("ReadModelArchives", ["s3:GetObject"], [objects])])
+    return grant(role, "model-source-read", [statement("ReadModelArchives", ["s3:GetObject"], [objects])])

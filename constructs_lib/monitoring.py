@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Optional
 
 from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
@@ -24,8 +25,31 @@ from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
+from constructs_lib import validation
+from constructs_lib.naming import Names
 from constructs_lib.policy import deny_without_tls, policy_document, statement
+from constructs_lib.validation import Props
 
+
+
+@dataclass(frozen=True)
+class MonitoringProps(Props):
+    """Attributes:
+        name: Prefix of the alarm, topic, key alias, rule and dashboard names. Default
+            ``<project>-paddleocr``.
+        alarm_email: E-mail address subscribed to the alarm topic (it must confirm). Default none.
+    """
+
+    name: Optional[str] = None
+    alarm_email: Optional[str] = None
+
+    def validate(self) -> None:
+        if self.name is not None:
+            # Dashboard names: up to 255 letters, digits, '-' and '_' (PutDashboard); the rest allow more.
+            # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html
+            validation.ecs_name("name", self.name)
+        if self.alarm_email is not None:
+            validation.email("alarm_email", self.alarm_email)
 
 
 class Monitoring(Construct):
@@ -37,10 +61,12 @@ class Monitoring(Construct):
     The key ($1 a month) rotates yearly and lets ``cloudwatch.amazonaws.com`` use it only on
     behalf of this account."""
 
-    def __init__(self, scope: Construct, id: str, *, name: str, region: str, account_id: str, cluster_name: str,
-                 cluster_arn: str, service_name: str, queue_name: str, dlq_name: str, file_system_id: str,
-                 throughput_mode: str, alarm_email: Optional[str] = None) -> None:
+    def __init__(self, scope: Construct, id: str, props: Optional[MonitoringProps] = None, *, project: str,
+                 region: str, account_id: str, cluster_name: str, cluster_arn: str, service_name: str,
+                 queue_name: str, dlq_name: str, file_system_id: str, throughput_mode: str) -> None:
         super().__init__(scope, id)
+        props = self.props = props or MonitoringProps()
+        name, alarm_email = props.name or Names(project).prefix, props.alarm_email
         partition = DataAwsPartition(self, "partition")
         # A key policy, not an IAM policy: "Resource": "*" means this key. Written inline so that
         # IAM-policy scanners do not read it as an identity policy on every resource.

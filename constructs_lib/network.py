@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Optional
 
 from cdktf import Postcondition, TerraformIterator, TerraformLocal, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
@@ -29,8 +30,10 @@ from cdktf_cdktf_provider_aws.vpc import Vpc
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from constructs import Construct
 
-from constructs_lib.config import NetworkSettings
+from constructs_lib import validation
+from constructs_lib.naming import Names
 from constructs_lib.policy import grant, service_trust_policy, statement
+from constructs_lib.validation import Props, check
 
 HTTPS = 443
 
@@ -47,6 +50,60 @@ def subnet_cidrs(cidr: str, az_count: int) -> tuple[list[str], list[str]]:
     return blocks[:az_count], blocks[az_count:2 * az_count]
 
 
+@dataclass(frozen=True)
+class NetworkProps(Props):
+    """Create a VPC (the default) or adopt one by id.
+
+    Attributes:
+        name: Name tag prefix of the VPC and its parts. Default ``<project>-paddleocr``.
+        vpc_id: Adopt this VPC instead of creating one; then ``private_subnet_ids`` is required.
+        private_subnet_ids: Adopted VPC: its private subnets for tasks and mount targets, at least
+            2, in different zones (EFS allows one mount target per zone).
+        cidr: New VPC: its IPv4 range, /16 to /24. Default ``10.0.0.0/16``. Subnets are carved
+            from it: ``az_count`` private ones, then ``az_count`` public ones.
+        az_count: New VPC: how many zones, 2 to 6, each with a public and a private subnet.
+            Default 2.
+        availability_zones: New VPC: the zones by name, pinned so that a zone AWS adds or impairs
+            never moves a subnet. Default: the region's first ``az_count`` available standard
+            zones, sorted by name, looked up at plan time (the network stack outputs them: pin
+            those for production).
+        nat_gateways: ``single`` (default, cheaper) or ``per_az`` (survives a zone outage).
+        flow_logs: VPC flow logs to CloudWatch Logs. Default on.
+        flow_log_retention_days: Retention of the flow-log group, a CloudWatch Logs value.
+            Default 365.
+    """
+
+    name: Optional[str] = None
+    vpc_id: Optional[str] = None
+    private_subnet_ids: list[str] = field(default_factory=list)
+    cidr: str = "10.0.0.0/16"
+    az_count: int = 2
+    availability_zones: list[str] = field(default_factory=list)
+    nat_gateways: Literal["single", "per_az"] = "single"
+    flow_logs: bool = True
+    flow_log_retention_days: int = 365
+
+    def validate(self) -> None:
+        if self.vpc_id is not None:
+            validation.resource_id("vpc_id", self.vpc_id, "vpc")
+            check(len(self.private_subnet_ids) >= 2, "private_subnet_ids",
+                  f"an existing VPC needs at least 2 private subnets in different zones, got "
+                  f"{len(self.private_subnet_ids)}")
+            for i, subnet in enumerate(self.private_subnet_ids):
+                validation.resource_id(f"private_subnet_ids[{i}]", subnet, "subnet")
+            validation.distinct("private_subnet_ids", self.private_subnet_ids)
+            return
+        check(not self.private_subnet_ids, "private_subnet_ids", "only valid together with vpc_id")
+        validation.cidr("cidr", self.cidr, (16, 24))
+        check(2 <= self.az_count <= 6, "az_count", f"must be between 2 and 6 (EFS and ECS need 2 zones), "
+                                                   f"got {self.az_count}")
+        validation.zones("availability_zones", self.availability_zones)
+        check(not self.availability_zones or len(self.availability_zones) == self.az_count, "availability_zones",
+              f"names {len(self.availability_zones)} zones but az_count is {self.az_count}")
+        check(self.nat_gateways in ("single", "per_az"), "nat_gateways", "must be 'single' or 'per_az'")
+        validation.log_retention("flow_log_retention_days", self.flow_log_retention_days)
+
+
 class Network(Construct):
     """A new VPC across ``az_count`` AZs with NAT, or an adopted VPC and its private subnets.
 
@@ -61,13 +118,15 @@ class Network(Construct):
     private_subnets_by_az: object
     task_security_group: SecurityGroup
 
-    def __init__(self, scope: Construct, id: str, *, settings: NetworkSettings, name: str,
-                 availability_zones: Sequence[str] = ()) -> None:
+    def __init__(self, scope: Construct, id: str, props: Optional[NetworkProps] = None, *, project: str) -> None:
         super().__init__(scope, id)
-        if settings.vpc_id:
-            self._adopt(settings)
+        props = props or NetworkProps()
+        self.props = props
+        name = props.name or Names(project).prefix
+        if props.vpc_id:
+            self._adopt(props)
         else:
-            self._create(settings, name, availability_zones or settings.availability_zones)
+            self._create(props, name)
 
         self.task_security_group = SecurityGroup(
             self, "task-sg", name=f"{name}-tasks", vpc_id=self.vpc_id,
@@ -79,11 +138,11 @@ class Network(Construct):
             description="HTTPS to AWS APIs and model hosts", ip_protocol="tcp",
             from_port=HTTPS, to_port=HTTPS, cidr_ipv4="0.0.0.0/0")
 
-    def _adopt(self, settings: NetworkSettings) -> None:
-        vpc = DataAwsVpc(self, "vpc", id=settings.vpc_id)
+    def _adopt(self, props: NetworkProps) -> None:
+        vpc = DataAwsVpc(self, "vpc", id=props.vpc_id)
         # Looking each subnet up with vpc_id fails the plan if a subnet is not in that VPC.
         subnets = [DataAwsSubnet(self, f"private-{i}", id=subnet_id, vpc_id=vpc.id)
-                   for i, subnet_id in enumerate(settings.private_subnet_ids)]
+                   for i, subnet_id in enumerate(props.private_subnet_ids)]
         self.vpc_id = vpc.id
         self.private_subnet_ids = [s.id for s in subnets]
         # EFS allows one mount target per zone; two subnets in one zone fail the plan here with
@@ -93,10 +152,9 @@ class Network(Construct):
             self, "private-subnets-by-az", f"${{{{for subnet in [{listed}] : subnet.availability_zone => subnet.id}}}}"
         ).as_any_map
 
-    def _create(self, settings: NetworkSettings, name: str, zones: Sequence[str]) -> None:
-        count = len(zones) or settings.az_count
-        if count < 2:
-            raise ValueError("Network: a new VPC needs at least 2 availability zones")
+    def _create(self, props: NetworkProps, name: str) -> None:
+        zones = props.availability_zones
+        count = len(zones) or props.az_count
         if zones:
             # Pinned by name: a zone AWS adds or impairs never moves a subnet. The lookup fails
             # the plan if a named zone is not available to this account.
@@ -126,8 +184,8 @@ class Network(Construct):
         self._zone_index = TerraformLocal(self, "zone-index", f"${{{{for i, az in {self.zones.fqn} : az => i}}}}")
         bits = subnet_bits(count)
 
-        # Mount-target DNS names (fs-xxx.efs.<region>.amazonaws.com) need both DNS settings.
-        vpc = Vpc(self, "vpc", cidr_block=settings.cidr, enable_dns_support=True,
+        # Mount-target DNS names (fs-xxx.efs.<region>.amazonaws.com) need both DNS props.
+        vpc = Vpc(self, "vpc", cidr_block=props.cidr, enable_dns_support=True,
                   enable_dns_hostnames=True, tags={"Name": name})
         DefaultSecurityGroup(self, "default-sg", vpc_id=vpc.id, tags={"Name": f"{name}-default-closed"})
         igw = InternetGateway(self, "igw", vpc_id=vpc.id, tags={"Name": name})
@@ -139,15 +197,15 @@ class Network(Construct):
         # replaces another zone's subnet, NAT gateway or mount target.
         each_zone = TerraformIterator.from_map(self._zone_index.as_any_map)
         public = Subnet(self, "public", for_each=each_zone, vpc_id=vpc.id, availability_zone="${each.key}",
-                        cidr_block=f'${{cidrsubnet("{settings.cidr}", {bits}, {count} + each.value)}}',
+                        cidr_block=f'${{cidrsubnet("{props.cidr}", {bits}, {count} + each.value)}}',
                         map_public_ip_on_launch=False, tags={"Name": f"{name}-public-${{each.key}}", "Tier": "public"})
         RouteTableAssociation(self, "public-rta", for_each=each_zone, subnet_id=f"${{{public.fqn}[each.key].id}}",
                               route_table_id=public_rt.id)
         private = Subnet(self, "private", for_each=each_zone, vpc_id=vpc.id, availability_zone="${each.key}",
-                         cidr_block=f'${{cidrsubnet("{settings.cidr}", {bits}, each.value)}}',
+                         cidr_block=f'${{cidrsubnet("{props.cidr}", {bits}, each.value)}}',
                          tags={"Name": f"{name}-private-${{each.key}}", "Tier": "private"})
 
-        if settings.nat_gateways == "per_az":
+        if props.nat_gateways == "per_az":
             eip = Eip(self, "nat-eip", for_each=each_zone, domain="vpc", tags={"Name": f"{name}-nat-${{each.key}}"})
             nat = NatGateway(self, "nat", for_each=each_zone, allocation_id=f"${{{eip.fqn}[each.key].id}}",
                              subnet_id=f"${{{public.fqn}[each.key].id}}", tags={"Name": f"{name}-nat-${{each.key}}"},
@@ -170,8 +228,8 @@ class Network(Construct):
             self, "private-subnets-by-az", f"${{{{for az, subnet in {private.fqn} : az => subnet.id}}}}").as_any_map
         self.private_subnet_ids = TerraformLocal(
             self, "private-subnet-ids", f"${{[for az in {self.zones.fqn} : {private.fqn}[az].id]}}").as_list
-        if settings.flow_logs:
-            self._flow_logs(vpc, name, settings.flow_log_retention_days)
+        if props.flow_logs:
+            self._flow_logs(vpc, name, props.flow_log_retention_days)
 
     def _flow_logs(self, vpc: Vpc, name: str, retention_days: int) -> None:
         account = DataAwsCallerIdentity(self, "account")
@@ -179,7 +237,7 @@ class Network(Construct):
                                    retention_in_days=retention_days)
         trust = service_trust_policy(self, "flow-log-trust", "vpc-flow-logs.amazonaws.com", account.account_id)
         role = IamRole(self, "flow-log-role", name=f"{name}-flow-logs", assume_role_policy=trust.json)
-        grant(self, role, "write-flow-logs", [statement(
+        grant(role, "write-flow-logs", [statement(
             "WriteFlowLogs",
             ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
             [group.arn, f"{group.arn}:*"])])

@@ -6,7 +6,7 @@ and tests assert on their statements.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Protocol, Sequence
 
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
@@ -14,9 +14,8 @@ from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocumentStatementCondition,
     DataAwsIamPolicyDocumentStatementPrincipals,
 )
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from constructs import Construct
+from constructs import Construct, Node
 
 #: (test, variable, values), e.g. ("StringEquals", "aws:SourceAccount", [account_id]).
 Condition = tuple[str, str, Sequence[str]]
@@ -64,13 +63,22 @@ def service_trust_policy(scope: Construct, id: str, service: str, account_id: st
         "TrustService", ["sts:AssumeRole"], [], principals={"Service": [service]}, conditions=conditions)])
 
 
-def grant(scope: Construct, role: IamRole, name: str,
-          statements: Sequence[DataAwsIamPolicyDocumentStatement]) -> IamRolePolicy:
-    """Attach ``statements`` to ``role`` as an inline policy named ``name``.
+class Role(Protocol):
+    """What a grant needs of a principal: an ``IamRole``, or a ``DataAwsIamRole`` for a role made
+    elsewhere."""
 
-    The policy lives under ``scope``, the construct that owns the resources it grants, so stacks
-    only ever depend on earlier stacks: a role from the model-cache stack granted access to the
-    service stack's queue gets that policy in the service stack."""
-    holder = Construct(scope, f"grant-{name}")
+    node: Node
+
+    @property
+    def name(self) -> str: ...
+
+
+def grant(role: Role, name: str, statements: Sequence[DataAwsIamPolicyDocumentStatement]) -> IamRolePolicy:
+    """Attach ``statements`` to ``role`` as an inline policy named ``name``, and return it.
+
+    Like aws-cdk-lib's ``Grant``, the policy goes to the principal: it is created beside the role,
+    in the role's stack, and refers to the granted resources. The resources' stack therefore never
+    depends on the stack that holds the role."""
+    holder = Construct(role.node.scope, f"{role.node.id}-grant-{name}")
     document = policy_document(holder, "document", statements)
     return IamRolePolicy(holder, "policy", name=name, role=role.name, policy=document.json)

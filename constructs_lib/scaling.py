@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 from cdktf_cdktf_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicy,
     AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment as StepAdjustment,
@@ -13,15 +16,36 @@ from cdktf_cdktf_provider_aws.appautoscaling_policy import (
 from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery
 
-from constructs_lib.monitoring import metric_query
 from constructs import Construct
 
-from constructs_lib.config import ServiceSettings
+from constructs_lib.monitoring import metric_query
+from constructs_lib.validation import Props, check
 
 
 def _metric(id: str, namespace: str, name: str, dimensions: dict, stat: str) -> Query:
     return Query(id=id, return_data=False, metric_stat=Stat(stat=stat, metric=Metric(
         namespace=namespace, metric_name=name, dimensions=[Dimension(name=k, value=v) for k, v in dimensions.items()])))
+
+
+@dataclass(frozen=True)
+class QueueScalingProps(Props):
+    """Attributes:
+        min_tasks: Fewest tasks. Default 0: an idle service costs no Fargate time.
+        max_tasks: Most tasks, at least 1. Default 10.
+        backlog_per_task: Target messages (waiting plus in flight) per running task. Default 4.
+    """
+
+    min_tasks: int = 0
+    max_tasks: int = 10
+    backlog_per_task: int = 4
+
+    def validate(self) -> None:
+        # A service's desired count is at most 5,000 tasks per service (Amazon ECS service quotas,
+        # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-quotas.html).
+        check(1 <= self.max_tasks <= 5000, "max_tasks", f"must be between 1 and 5000, got {self.max_tasks}")
+        check(0 <= self.min_tasks <= self.max_tasks, "min_tasks",
+              f"must be between 0 and max_tasks ({self.max_tasks}), got {self.min_tasks}")
+        check(self.backlog_per_task >= 1, "backlog_per_task", "must be at least 1")
 
 
 class QueueScaling(Construct):
@@ -35,9 +59,10 @@ class QueueScaling(Construct):
     while the first is still pulling its image, and never undoes target tracking. Scale-in is
     target tracking's own, down to ``min_tasks``; busy tasks are protected by the worker."""
 
-    def __init__(self, scope: Construct, id: str, *, settings: ServiceSettings, cluster_name: str,
+    def __init__(self, scope: Construct, id: str, props: Optional[QueueScalingProps] = None, *, cluster_name: str,
                  service_name: str, queue_name: str) -> None:
         super().__init__(scope, id)
+        settings = self.props = props or QueueScalingProps()
         self.target = AppautoscalingTarget(
             self, "target", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
             resource_id=f"service/{cluster_name}/{service_name}",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
@@ -31,7 +31,39 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from constructs import Construct
 
-from constructs_lib.policy import deny_without_tls, grant, policy_document, statement
+from constructs_lib import validation
+from constructs_lib.policy import Role, deny_without_tls, grant, policy_document, statement
+
+
+#: Terraform's ``bucket_prefix`` leaves 26 characters of S3's 63 for its unique suffix.
+MAX_BUCKET_PREFIX = 37
+
+
+@dataclass(frozen=True)
+class SecureBucketProps(validation.Props):
+    """Attributes:
+        bucket_name: The bucket's name. Default: a unique name from ``bucket_prefix``.
+        bucket_prefix: Name prefix when ``bucket_name`` is not given, at most 37 characters.
+        noncurrent_days: Days an overwritten or deleted version is kept. Default 90.
+        force_destroy: Let ``destroy`` delete the bucket with every object version in it.
+            Default off.
+    """
+
+    bucket_name: Optional[str] = None
+    bucket_prefix: Optional[str] = None
+    noncurrent_days: int = 90
+    force_destroy: bool = False
+
+    def validate(self) -> None:
+        if self.bucket_name is not None:
+            validation.s3_bucket_name("bucket_name", self.bucket_name)
+        if self.bucket_prefix is not None:
+            validation.check(len(self.bucket_prefix) <= MAX_BUCKET_PREFIX, "bucket_prefix",
+                             f"{self.bucket_prefix!r} is longer than {MAX_BUCKET_PREFIX} characters")
+            validation.s3_bucket_name("bucket_prefix", self.bucket_prefix + "x")
+        # NoncurrentDays must be a positive integer (S3 lifecycle configuration elements).
+        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/intro-lifecycle-rules.html
+        validation.check(self.noncurrent_days >= 1, "noncurrent_days", "must be at least 1")
 
 
 class SecureBucket(Construct):
@@ -40,12 +72,11 @@ class SecureBucket(Construct):
 
     bucket: S3Bucket
 
-    def __init__(self, scope: Construct, id: str, *, bucket_name: Optional[str] = None,
-                 bucket_prefix: Optional[str] = None, noncurrent_days: int = 90,
-                 force_destroy: bool = False) -> None:
+    def __init__(self, scope: Construct, id: str, props: Optional[SecureBucketProps] = None) -> None:
         super().__init__(scope, id)
-        self.bucket = bucket = S3Bucket(self, "bucket", bucket=bucket_name, bucket_prefix=bucket_prefix,
-                                        force_destroy=force_destroy)
+        props = self.props = props or SecureBucketProps()
+        self.bucket = bucket = S3Bucket(self, "bucket", bucket=props.bucket_name, bucket_prefix=props.bucket_prefix,
+                                        force_destroy=props.force_destroy)
         S3BucketVersioningA(self, "versioning", bucket=bucket.id,
                             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"))
         S3BucketServerSideEncryptionConfigurationA(self, "encryption", bucket=bucket.id, rule=[
@@ -63,13 +94,13 @@ class SecureBucket(Construct):
             S3BucketLifecycleConfigurationRule(
                 id="expire-old-versions", status="Enabled", filter=[S3BucketLifecycleConfigurationRuleFilter()],
                 noncurrent_version_expiration=[
-                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days)],
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=props.noncurrent_days)],
                 abort_incomplete_multipart_upload=[
                     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)])])
         tls_only = policy_document(self, "tls-only", [deny_without_tls(["s3:*"], [bucket.arn, f"{bucket.arn}/*"])])
         # Applying a policy while the public access block is being written races; order them.
         S3BucketPolicy(self, "policy", bucket=bucket.id, policy=tls_only.json, depends_on=[block])
 
-    def grant_put(self, role: IamRole, prefix: str, name: str) -> IamRolePolicy:
+    def grant_put(self, role: Role, prefix: str, name: str) -> IamRolePolicy:
         """PutObject on ``prefix*`` only."""
-        return grant(self, role, name, [statement("WritePrefix", ["s3:PutObject"], [f"{self.bucket.arn}/{prefix}*"])])
+        return grant(role, name, [statement("WritePrefix", ["s3:PutObject"], [f"{self.bucket.arn}/{prefix}*"])])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from cdktf import ITerraformDependable
@@ -19,12 +21,13 @@ from cdktf_cdktf_provider_aws.ecs_task_definition import (
     EcsTaskDefinitionVolumeEfsVolumeConfiguration,
     EcsTaskDefinitionVolumeEfsVolumeConfigurationAuthorizationConfig,
 )
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
-from constructs_lib.config import Settings
-from constructs_lib.policy import grant, statement
+from constructs_lib import validation
+from constructs_lib.naming import Names
+from constructs_lib.policy import Role, grant, statement
+from constructs_lib.validation import Props, check
 
 #: The dockerLabels key that lists the bind-mount paths the image declares as VOLUME.
 IMAGE_VOLUMES_LABEL = "org.paddleocr-efs.image-volumes"
@@ -32,6 +35,8 @@ WARMER = "model-warmer"
 WORKER = "ocr-worker"
 CACHE_VOLUME = "model-cache"
 SCRATCH_VOLUME = "scratch"
+#: Where the writable scratch volume is mounted (the image declares it a VOLUME).
+SCRATCH_PATH = "/tmp"
 #: Seconds from SIGTERM to SIGKILL: Fargate's maximum, and what Spot gives before reclaiming.
 #: The worker finishes its page and requeues what cannot finish in this time.
 WORKER_STOP_TIMEOUT = 120
@@ -43,6 +48,68 @@ WORKER_HEALTH_CHECK = {"command": ["CMD", "ocr-worker", "health"], "interval": 1
                        "startPeriod": 120}
 
 
+@dataclass(frozen=True)
+class OcrServiceProps(Props):
+    """The ECS cluster, task definition and service.
+
+    Attributes:
+        cluster_name: Default ``<project>-cluster``.
+        service_name: Default ``<project>-processor-service``.
+        family: Task definition family. Default ``<project>-processor``.
+        log_group: Both containers' log group. Default ``/ecs/<family>``.
+        log_retention_days: A CloudWatch Logs retention value. Default 365.
+        cpu: Task cpu units, a Fargate size. Default 2048 (2 vCPU).
+        memory: Task memory in MiB, valid for ``cpu`` on Fargate. Default 4096: PaddleOCR's
+            detection and recognition models fit.
+        platform_version: Fargate platform version; EFS volumes need 1.4.0 or later. Default
+            ``1.4.0``.
+        cache_mount_path: Where the image keeps its PaddleX cache home
+            (``PADDLE_PDX_CACHE_HOME``); the EFS volume is mounted there. Default
+            ``/var/cache/paddlex``. Must not overlap the scratch mount ``/tmp``.
+        enable_exec: Allow ``aws ecs execute-command`` into tasks. Default off: it makes the root
+            file systems writable.
+        spot: Run three tasks in four on Fargate Spot (about 70% cheaper). Default off. The worker
+            is interruption-safe: Spot's two-minute SIGTERM is its stopTimeout, and an unfinished
+            document goes back to the queue without counting as a failure.
+    """
+
+    cluster_name: Optional[str] = None
+    service_name: Optional[str] = None
+    family: Optional[str] = None
+    log_group: Optional[str] = None
+    log_retention_days: int = 365
+    cpu: int = 2048
+    memory: int = 4096
+    platform_version: str = "1.4.0"
+    cache_mount_path: str = "/var/cache/paddlex"
+    enable_exec: bool = False
+    spot: bool = False
+
+    def validate(self) -> None:
+        for key in ("cluster_name", "service_name", "family"):
+            if getattr(self, key) is not None:
+                validation.ecs_name(key, getattr(self, key))
+        if self.log_group is not None:
+            validation.log_group_name("log_group", self.log_group)
+        validation.log_retention("log_retention_days", self.log_retention_days)
+        validation.fargate_size(self.cpu, self.memory)
+        # Fargate platform versions: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/platform-linux-fargate.html
+        # (EFS volumes: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/efs-volumes.html)
+        version = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", self.platform_version)
+        check(self.platform_version == "LATEST" or (version is not None and tuple(map(int, version.groups())) >= (1, 4, 0)),
+              "platform_version", f"{self.platform_version!r} must be 'LATEST' or 1.4.0 or later (EFS volumes need it)")
+        validation.absolute_path("cache_mount_path", self.cache_mount_path)
+        validation.paths_disjoint("cache_mount_path", self.cache_mount_path, SCRATCH_PATH, "the scratch mount")
+
+    def named(self, project: str) -> "OcrServiceProps":
+        """These props with every unset name derived from ``project``."""
+        names = Names(project)
+        family = self.family or names.family
+        return self.replace(cluster_name=self.cluster_name or names.cluster,
+                            service_name=self.service_name or names.service, family=family,
+                            log_group=self.log_group or f"/ecs/{family}")
+
+
 class OcrService(Construct):
     """A Fargate service whose task runs ``model-warmer`` (fills the EFS cache, read-write, then
     exits) and then ``ocr-worker`` (reads the cache read-only, read-only root file system).
@@ -50,21 +117,29 @@ class OcrService(Construct):
     The EFS volume always uses TLS and IAM authorization through the access point; both
     containers run as the access point's uid:gid."""
 
-    def __init__(self, scope: Construct, id: str, *, settings: Settings, image_uri: str, file_system_id: str,
-                 access_point_id: str, task_role: IamRole, execution_role: IamRole, subnet_ids: Sequence[str],
-                 security_group_id: str, environment: dict[str, str],
+    def __init__(self, scope: Construct, id: str, props: Optional[OcrServiceProps] = None, *, project: str,
+                 region: str, image_uri: str, file_system_id: str, access_point_id: str, uid: int, gid: int,
+                 task_role: Role, execution_role: Role, subnet_ids: Sequence[str], security_group_id: str,
+                 environment: Optional[dict[str, str]] = None,
                  depends_on: Optional[Sequence[ITerraformDependable]] = None) -> None:
+        """``uid``:``gid`` is the access point's POSIX user; both containers run as it.
+        ``environment`` is added to what the service sets itself (``AWS_REGION``,
+        ``PADDLE_PDX_CACHE_HOME``, ``OCR_STOP_SECONDS``), e.g. ``DocumentPipeline.worker_environment``."""
         super().__init__(scope, id)
-        sv, cache = settings.service, settings.model_cache
+        sv = self.props = (props or OcrServiceProps()).named(project)
+        validation.posix_id("uid", uid)
+        validation.posix_id("gid", gid)
+        environment = {"AWS_REGION": region, "PADDLE_PDX_CACHE_HOME": sv.cache_mount_path,
+                       "OCR_STOP_SECONDS": str(WORKER_STOP_TIMEOUT), **(environment or {})}
         self.cluster = EcsCluster(self, "cluster", name=sv.cluster_name,
                                   setting=[EcsClusterSetting(name="containerInsights", value="enabled")])
-        self.log_group = CloudwatchLogGroup(self, "logs", name=settings.log_group,
+        self.log_group = CloudwatchLogGroup(self, "logs", name=sv.log_group,
                                             retention_in_days=sv.log_retention_days)
 
         def container(name: str, command: str, read_only_cache: bool, extra: dict) -> dict:
             return {
                 "name": name, "image": image_uri, "command": [command],
-                "user": f"{cache.uid}:{cache.gid}",
+                "user": f"{uid}:{gid}",
                 # ECS Exec injects the SSM agent into every container; it must write under
                 # /var/lib/amazon and /var/log/amazon, so it cannot run on a read-only root file
                 # system (aws/containers-roadmap#1359). Exec is opt-in and costs that protection.
@@ -75,13 +150,13 @@ class OcrService(Construct):
                 # The scratch bind mount is writable by uid 1000 only because the image declares
                 # VOLUME /tmp (see image/Dockerfile); checkov's CKV_PADDLE_4 reads this claim and
                 # tests/e2e/test_image.py proves it on the built image.
-                "dockerLabels": {IMAGE_VOLUMES_LABEL: "/tmp"},
+                "dockerLabels": {IMAGE_VOLUMES_LABEL: SCRATCH_PATH},
                 "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
                 "mountPoints": [
                     {"sourceVolume": CACHE_VOLUME, "containerPath": sv.cache_mount_path, "readOnly": read_only_cache},
-                    {"sourceVolume": SCRATCH_VOLUME, "containerPath": "/tmp", "readOnly": False}],
+                    {"sourceVolume": SCRATCH_VOLUME, "containerPath": SCRATCH_PATH, "readOnly": False}],
                 "logConfiguration": {"logDriver": "awslogs", "options": {
-                    "awslogs-group": self.log_group.name, "awslogs-region": settings.region,
+                    "awslogs-group": self.log_group.name, "awslogs-region": region,
                     "awslogs-stream-prefix": name}},
                 **extra,
             }
@@ -112,7 +187,7 @@ class OcrService(Construct):
         self.grant_task_protection(task_role)
         if sv.enable_exec:
             # The SSM channel actions have no resource-level permissions.
-            grant(self, task_role, "ecs-exec", [statement(
+            grant(task_role, "ecs-exec", [statement(
                 "EcsExec", ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
                             "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"], ["*"])])
         if sv.spot:
@@ -127,7 +202,8 @@ class OcrService(Construct):
             task_definition=self.task_definition.arn, **placement,
             # EFS volumes need Fargate platform 1.4.0 or later.
             platform_version=sv.platform_version,
-            desired_count=sv.min_tasks,
+            # Application Auto Scaling raises this to its minimum as soon as it is registered.
+            desired_count=0,
             network_configuration={"subnets": list(subnet_ids), "security_groups": [security_group_id],
                                    "assign_public_ip": False},
             deployment_circuit_breaker={"enable": True, "rollback": True},
@@ -136,16 +212,16 @@ class OcrService(Construct):
             # Autoscaling owns the task count after the first deploy.
             lifecycle={"ignore_changes": ["desired_count"]})
 
-    def grant_write_logs(self, role: IamRole) -> IamRolePolicy:
+    def grant_write_logs(self, role: Role) -> IamRolePolicy:
         """What the awslogs driver needs, on this task's log group only: the execution role
         creates each container's stream and writes its events."""
-        return grant(self, role, "write-task-logs", [statement(
+        return grant(role, "write-task-logs", [statement(
             "WriteTaskLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{self.log_group.arn}:*"])])
 
-    def grant_task_protection(self, role: IamRole) -> IamRolePolicy:
+    def grant_task_protection(self, role: Role) -> IamRolePolicy:
         """The worker sets scale-in protection on its own task through the ECS agent, which calls
         UpdateTaskProtection with the task role: tasks of this cluster only."""
         partition, region = DataAwsPartition(self, "partition"), DataAwsRegion(self, "region")
         account = DataAwsCallerIdentity(self, "account")
         tasks = f"arn:{partition.partition}:ecs:{region.id}:{account.account_id}:task/{self.cluster.name}/*"
-        return grant(self, role, "task-protection", [statement("ProtectOwnTask", ["ecs:UpdateTaskProtection"], [tasks])])
+        return grant(role, "task-protection", [statement("ProtectOwnTask", ["ecs:UpdateTaskProtection"], [tasks])])

@@ -1,4 +1,6 @@
-"""The app's stacks. Each is deployed on its own and reads the others through remote state."""
+"""The app's stacks. Each is deployed on its own and reads earlier ones through remote state:
+bootstrap (state bucket), network, model cache (the file system alone), service (roles, image,
+documents, ECS, scaling, alarms). No stack depends on a later one."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from constructs import Construct
 
 from constructs_lib.backend import add_backend
 from constructs_lib.config import Settings
-from constructs_lib.documents import LEASE_SECONDS, DocumentPipeline
+from constructs_lib.documents import DocumentPipeline
 from constructs_lib.iam import TaskRoles
 from constructs_lib.image_repository import ImageRepository
 from constructs_lib.model_cache import ModelCache
@@ -19,8 +21,8 @@ from constructs_lib.monitoring import Monitoring
 from constructs_lib.network import Network
 from constructs_lib.provider import add_aws_provider
 from constructs_lib.scaling import QueueScaling
-from constructs_lib.secure_bucket import SecureBucket
-from constructs_lib.service import WORKER_STOP_TIMEOUT, OcrService
+from constructs_lib.secure_bucket import SecureBucket, SecureBucketProps
+from constructs_lib.service import OcrService
 
 
 class AppStack(TerraformStack):
@@ -29,9 +31,10 @@ class AppStack(TerraformStack):
     def __init__(self, scope: Construct, name: str, settings: Settings, *, local_state: bool = False) -> None:
         super().__init__(scope, name)
         self.settings = settings
-        self.resource_name = f"{settings.project}-paddleocr"
-        add_aws_provider(self, settings)
-        add_backend(self, name, settings, force_local=local_state)
+        add_aws_provider(self, region=settings.region, project=settings.project, tags=settings.tags,
+                         endpoint=settings.aws_endpoint)
+        add_backend(self, name, settings.backend, project=settings.project, region=settings.region,
+                    endpoint=settings.aws_endpoint, force_local=local_state)
 
     def output(self, name: str, value, description: str) -> None:
         TerraformOutput(self, name, value=value, description=description)
@@ -42,16 +45,16 @@ class BootstrapStack(AppStack):
 
     def __init__(self, scope: Construct, name: str, settings: Settings) -> None:
         super().__init__(scope, name, settings, local_state=True)
-        bucket = SecureBucket(self, "state", bucket_name=settings.backend.bucket,
-                              bucket_prefix=None if settings.backend.bucket else f"{settings.project}-tfstate-")
+        bucket = SecureBucket(self, "state", SecureBucketProps(
+            bucket_name=settings.backend.bucket,
+            bucket_prefix=None if settings.backend.bucket else f"{settings.project}-tfstate-"))
         self.output("state_bucket", bucket.bucket.bucket, "Set backend.bucket to this and backend.type to 's3'")
 
 
 class NetworkStack(AppStack):
     def __init__(self, scope: Construct, name: str, settings: Settings) -> None:
         super().__init__(scope, name, settings)
-        self.network = Network(self, "network", settings=settings.network, name=self.resource_name,
-                               availability_zones=settings.availability_zones)
+        self.network = Network(self, "network", settings.network, project=settings.project)
         self.output("vpc_id", self.network.vpc_id, "VPC of the tasks and mount targets")
         self.output("private_subnet_ids", self.network.private_subnet_ids, "Subnets for tasks and mount targets")
         if hasattr(self.network, "zones"):
@@ -61,75 +64,65 @@ class NetworkStack(AppStack):
 
 
 class ModelCacheStack(AppStack):
-    """The EFS model cache and the task roles, with the task role granted read-write on the cache
-    (the warm-up container writes; the worker's mount is read-only at the container level)."""
+    """The EFS model cache: file system, mount targets, access point, NFS security group, policy."""
 
     def __init__(self, scope: Construct, name: str, settings: Settings, *, network: Network) -> None:
         super().__init__(scope, name, settings)
-        self.cache = ModelCache(self, "model-cache", settings=settings.model_cache, vpc_id=network.vpc_id,
-                                subnets_by_az=network.private_subnets_by_az,
+        self.cache = ModelCache(self, "model-cache", settings.model_cache, project=settings.project,
+                                vpc_id=network.vpc_id, subnets_by_az=network.private_subnets_by_az,
                                 client_security_group_id=network.task_security_group.id)
-        self.roles = TaskRoles(self, "roles", settings=settings.iam)
-        self.cache.grant_read_write(self.roles.task_role)
 
         self.output("file_system_id", self.cache.file_system_id, "EFS file system of the model cache")
         self.output("file_system_arn", self.cache.file_system_arn, "EFS file system ARN")
         self.output("access_point_id", self.cache.access_point_id, "Access point the tasks mount")
         self.output("access_point_arn", self.cache.access_point_arn, "Access point ARN")
         self.output("efs_security_group_id", self.cache.security_group_id, "Security group of the mount targets")
-        self.output("task_role_arn", self.roles.task_role.arn, "Task role of the PaddleOCR tasks")
-        self.output("execution_role_arn", self.roles.execution_role.arn, "Task execution role")
 
 
 class ServiceStack(AppStack):
-    """The image, the document pipeline, the ECS service on the model cache, scaling and alarms."""
+    """The task roles, the image, the document pipeline, the ECS service on the model cache,
+    scaling and alarms. Every grant attaches its policy to a role here."""
 
     def __init__(self, scope: Construct, name: str, settings: Settings, *, network: Network,
                  model_cache: ModelCacheStack, image_dir: Path) -> None:
         super().__init__(scope, name, settings)
+        project, cache = settings.project, model_cache.cache
         account = DataAwsCallerIdentity(self, "account")
-        image = ImageRepository(self, "image", settings=settings.image, region=settings.region, context_dir=image_dir)
-        documents = DocumentPipeline(self, "documents", settings=settings.documents, name=self.resource_name,
+        roles = TaskRoles(self, "roles", settings.iam, project=project)
+        image = ImageRepository(self, "image", settings.image, project=project, region=settings.region,
+                                context_dir=image_dir)
+        documents = DocumentPipeline(self, "documents", settings.documents, project=project,
                                      account_id=account.account_id)
-        roles = model_cache.roles
+        # The warm-up container writes the cache; the worker's mount is read-only per container.
+        cache.grant_read_write(roles.task_role)
         documents.grant_process(roles.task_role)
+        grant_model_source_read(roles.task_role, settings.models)
         image.grant_pull(roles.execution_role)
-        if settings.models.source.startswith("s3://"):
-            grant_model_source_read(self, roles.task_role, settings.models.source)
-        environment = {
-            "AWS_REGION": settings.region,
-            "PADDLE_PDX_CACHE_HOME": settings.service.cache_mount_path,
-            "OCR_MODEL_SOURCE": settings.models.source,
-            "OCR_QUEUE_URL": documents.queue.url,
-            "OCR_OUTPUT_BUCKET": documents.output.bucket.bucket,
-            "OCR_OUTPUT_PREFIX": settings.documents.output_prefix,
-            "OCR_DLQ_URL": documents.dlq.url,
-            "OCR_VISIBILITY_TIMEOUT": str(LEASE_SECONDS),
-            "OCR_MAX_FAILURES": str(settings.documents.max_receive_count),
-            "OCR_MAX_DOCUMENT_SECONDS": str(settings.documents.max_document_seconds),
-            "OCR_STOP_SECONDS": str(WORKER_STOP_TIMEOUT),
-        }
-        ocr = OcrService(self, "ocr", settings=settings, image_uri=image.image_uri,
-                         file_system_id=model_cache.cache.file_system_id,
-                         access_point_id=model_cache.cache.access_point_id, task_role=roles.task_role,
+        # OcrService grants its own log group to the execution role and task protection to the task role.
+        ocr = OcrService(self, "ocr", settings.service, project=project, region=settings.region,
+                         image_uri=image.image_uri, file_system_id=cache.file_system_id,
+                         access_point_id=cache.access_point_id, uid=settings.model_cache.uid,
+                         gid=settings.model_cache.gid, task_role=roles.task_role,
                          execution_role=roles.execution_role, subnet_ids=network.private_subnet_ids,
-                         security_group_id=network.task_security_group.id, environment=environment,
+                         security_group_id=network.task_security_group.id,
+                         environment={**documents.worker_environment, "OCR_MODEL_SOURCE": settings.models.source},
                          depends_on=[image.build] if image.build else None)
-        QueueScaling(self, "scaling", settings=settings.service, cluster_name=ocr.cluster.name,
+        QueueScaling(self, "scaling", settings.scaling, cluster_name=ocr.cluster.name,
                      service_name=ocr.service.name, queue_name=documents.queue.name)
-        monitoring = Monitoring(self, "monitoring", name=self.resource_name, region=settings.region,
+        monitoring = Monitoring(self, "monitoring", settings.monitoring, project=project, region=settings.region,
                                 account_id=account.account_id,
                                 cluster_name=ocr.cluster.name, cluster_arn=ocr.cluster.arn,
                                 service_name=ocr.service.name,
                                 queue_name=documents.queue.name, dlq_name=documents.dlq.name,
-                                file_system_id=model_cache.cache.file_system_id,
-                                throughput_mode=settings.model_cache.throughput_mode,
-                                alarm_email=settings.service.alarm_email)
+                                file_system_id=cache.file_system_id,
+                                throughput_mode=settings.model_cache.throughput_mode)
 
         self.output("cluster_name", ocr.cluster.name, "ECS cluster")
         self.output("service_name", ocr.service.name, "ECS service")
-        self.output("task_definition_family", settings.service.family, "Task definition family")
+        self.output("task_definition_family", ocr.task_definition.family, "Task definition family")
         self.output("log_group", ocr.log_group.name, "CloudWatch log group of both containers")
+        self.output("task_role_arn", roles.task_role.arn, "Task role of the PaddleOCR tasks")
+        self.output("execution_role_arn", roles.execution_role.arn, "Task execution role")
         self.output("dashboard_name", monitoring.dashboard.dashboard_name, "CloudWatch dashboard")
         self.output("alarm_topic_arn", monitoring.topic.arn, "SNS topic of the alarms")
         self.output("image_uri", image.image_uri, "The image the task runs")

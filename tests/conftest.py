@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ NODE_BIN = Path(__file__).resolve().parent.parent / "node_modules" / ".bin"
 if NODE_BIN.is_dir() and not os.environ.get("PATH", "").startswith(str(NODE_BIN)):
     os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
-from tests.synth import settings, synth_app  # noqa: E402
+from tests.synth import load_stack, one, resources, settings, synth_app  # noqa: E402
 
 PROVIDER_MIRROR = Path("/opt/tf-plugins")
 
@@ -64,3 +65,16 @@ def moto_endpoint():
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def service_doc(default_stacks) -> dict:
+    """The default service stack's Terraform JSON."""
+    return load_stack(default_stacks, "service")
+
+
+@pytest.fixture(scope="session")
+def containers(service_doc) -> dict:
+    """The default task definition's containers by name."""
+    task = one(resources(service_doc, "aws_ecs_task_definition"))
+    return {c["name"]: c for c in json.loads(task["container_definitions"])}

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import constructs_lib  # noqa: F401  (installs the lazy provider loader first)
-from constructs_lib.config import Settings, settings_from_dict
+from constructs_lib import lazy_provider
 
+lazy_provider.install()  # as main.py does: one cheap import of the provider bindings per process
+
+from constructs_lib.config import Settings, settings_from_dict  # noqa: E402
 
 
 def settings(**overrides) -> Settings:
@@ -58,7 +60,7 @@ def new_stack(name: str = "test"):
     from constructs_lib.provider import add_aws_provider
 
     stack = TerraformStack(Testing.app(), name)
-    add_aws_provider(stack, settings())
+    add_aws_provider(stack, region="us-east-1", project="test")
     return stack
 
 
@@ -67,3 +69,9 @@ def ref(doc: dict, rtype: str, attribute: str, data: bool = False) -> str:
     section = doc["data" if data else "resource"][rtype]
     assert len(section) == 1, f"expected one {rtype}, got {len(section)}"
     return "${" + ("data." if data else "") + f"{rtype}.{next(iter(section))}.{attribute}" + "}"
+
+
+def role_policies(doc: dict, role: str) -> dict:
+    """Inline policies of the role whose reference contains ``role``: name -> [(effect, actions, resources)]."""
+    return {policy["name"]: [(st["effect"], st["actions"], st["resources"]) for st in policy_statements(doc, policy["policy"])]
+            for policy in resources(doc, "aws_iam_role_policy") if role in policy["role"]}
