@@ -38,8 +38,9 @@ def test_default_stacks_have_no_failed_checks(default_stacks):
 
 def test_existing_vpc_and_efs_variant_has_no_failed_checks(tmp_path):
     stacks = synth_app(tmp_path, settings(
-        network={"vpc_id": "vpc-0abc", "private_subnet_ids": ["subnet-01", "subnet-02"]},
-        model_cache={"existing_file_system_id": "fs-0abc", "create_mount_targets": True}))
+        network={"vpc_id": "vpc-0123456789abcdef0",
+                 "private_subnet_ids": ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]},
+        model_cache={"existing_file_system_id": "fs-0123456789abcdef0", "create_mount_targets": True}))
     result = checkov(stacks)
     assert result["failed"] == [], summary(result["failed"])
 

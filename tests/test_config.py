@@ -1,4 +1,4 @@
-"""Config loading and validation: every bad value is one line naming the key, before any construct."""
+"""The cdktf.json loader: JSON mapped onto the props types, every error one line naming the key."""
 
 import json
 import subprocess
@@ -7,22 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib.config import ConfigError, load_settings, settings_from_dict
+from constructs_lib.config import (
+    ConfigError,
+    Settings,
+    load_settings,
+    settings_from_dict,
+)
+from constructs_lib.naming import Names
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_defaults_reproduce_the_guide_names():
+def test_cdktf_json_holds_only_project_and_region():
+    context = json.loads((ROOT / "cdktf.json").read_text())["context"]["paddleocr_efs"]
+    assert context == {"project": "sabuho", "region": "us-east-1"}
     s = load_settings(ROOT / "cdktf.json", env={})
-    assert s.region == "us-east-1"
-    assert s.model_cache.name == "sabuho-paddleocr-models"
-    assert s.model_cache.access_point_path == "/paddleocr-models"
-    assert s.iam.task_role_name == "sabuho-processor-task-role"
-    assert s.service.cluster_name == "sabuho-cluster"
-    assert s.service.service_name == "sabuho-processor-service"
-    assert s.service.family == "sabuho-processor"
-    assert s.log_group == "/ecs/sabuho-processor"
-    assert s.backend.type == "local"
+    assert (s.project, s.region, s.backend.type) == ("sabuho", "us-east-1", "local")
+    assert s.model_cache.name is None and s.service.family is None  # derived at synth, see test_naming
 
 
 def test_override_file_merges_key_by_key(tmp_path):
@@ -31,53 +32,45 @@ def test_override_file_merges_key_by_key(tmp_path):
     s = load_settings(ROOT / "cdktf.json", env={"PADDLEOCR_EFS_CONFIG": str(override)})
     assert s.region == "eu-west-1"
     assert s.model_cache.uid == 2000
-    assert s.model_cache.gid == 1000  # untouched keys keep the cdktf.json value
-    assert s.model_cache.name == "sabuho-paddleocr-models"
+    assert s.model_cache.gid == 1000  # untouched keys keep their value
+    assert s.project == "sabuho"
+
+
+def test_settings_derive_names_from_the_project():
+    assert settings_from_dict({"project": "teamb"}).names == Names("teamb")
 
 
 def test_zones_are_looked_up_unless_pinned():
     # No literal "<region>a": zone letters differ per region (ap-northeast-1 has a, c and d).
-    assert settings_from_dict({"region": "ap-northeast-1"}).availability_zones == []
+    assert settings_from_dict({"region": "ap-northeast-1"}).network.availability_zones == []
     pinned = {"region": "ap-northeast-1", "network": {"availability_zones": ["ap-northeast-1a", "ap-northeast-1c"]}}
-    assert settings_from_dict(pinned).availability_zones == ["ap-northeast-1a", "ap-northeast-1c"]
+    assert settings_from_dict(pinned).network.availability_zones == ["ap-northeast-1a", "ap-northeast-1c"]
 
 
+# The loader's own errors, and each section's rule reported under its JSON key. The rules
+# themselves are tested beside their construct (tests/test_<module>.py).
 BAD = {
     "zone from another region": ({"network": {"availability_zones": ["eu-west-1a", "eu-west-1b"]}},
                                  "network.availability_zones[0]: 'eu-west-1a' is not a zone of region 'us-east-1'"),
-    "local zone": ({"network": {"availability_zones": ["us-east-1a", "us-east-1-bos-1a"]}},
-                   "network.availability_zones[1]: 'us-east-1-bos-1a' is not a zone of region 'us-east-1'"),
-    "zone twice": ({"network": {"availability_zones": ["us-east-1a", "us-east-1a"]}},
-                   "network.availability_zones: names a zone twice"),
-    "state key not an ARN": ({"backend": {"type": "s3", "bucket": "b", "kms_key_id": "alias/x"}},
-                             "backend.kms_key_id: 'alias/x' must be a KMS key ARN"),
     "unknown key": ({"model_cache": {"sizee": 1}}, "model_cache.sizee: unknown key"),
     "unknown top-level key": ({"regoin": "x"}, "regoin: unknown key"),
-    "cidr does not parse": ({"network": {"cidr": "10.0.0/16"}}, "network.cidr: '10.0.0/16' is not a valid IPv4 CIDR"),
-    "cidr host bits": ({"network": {"cidr": "10.0.0.1/16"}}, "network.cidr:"),
-    "one az": ({"network": {"az_count": 1}}, "network.az_count: must be between 2 and 6"),
-    "one existing subnet": ({"network": {"vpc_id": "vpc-0abc", "private_subnet_ids": ["subnet-01"]}},
-                            "network.private_subnet_ids: an existing VPC needs at least 2"),
-    "existing vpc without subnets": ({"network": {"vpc_id": "vpc-0abc"}}, "network.private_subnet_ids:"),
+    "moved key": ({"service": {"max_tasks": 3}}, "service.max_tasks: moved to scaling.max_tasks"),
     "uid not an integer": ({"model_cache": {"uid": "1000"}}, "model_cache.uid: must be an integer, got '1000'"),
     "gid is a float": ({"model_cache": {"gid": 1000.5}}, "model_cache.gid: must be an integer, got 1000.5"),
     "uid is a bool": ({"model_cache": {"uid": True}}, "model_cache.uid: must be an integer"),
-    "root uid": ({"model_cache": {"uid": 0}}, "model_cache.uid: must be a positive POSIX id"),
     "unknown backend": ({"backend": {"type": "consul"}}, "backend.type: must be one of 'local', 's3', 'cloud', got 'consul'"),
-    "s3 without bucket": ({"backend": {"type": "s3"}}, "backend.bucket: required when backend.type is 's3'"),
-    "cloud without organization": ({"backend": {"type": "cloud"}}, "backend.organization: required"),
-    "bad throughput mode": ({"model_cache": {"throughput_mode": "max"}}, "model_cache.throughput_mode: must be one of"),
-    "provisioned without mibps": ({"model_cache": {"throughput_mode": "provisioned"}},
-                                  "model_cache.provisioned_throughput_mibps: required"),
-    "bad file system id": ({"model_cache": {"existing_file_system_id": "efs-1"}},
-                           "model_cache.existing_file_system_id: 'efs-1' is not a file system id"),
-    "adopted without nfs group": ({"model_cache": {"existing_file_system_id": "fs-0abc"}},
-                                  "model_cache.existing_security_group_id: required"),
-    "bad region": ({"region": "us-east"}, "region: 'us-east' is not an AWS region name"),
-    "fargate memory mismatch": ({"service": {"cpu": 2048, "memory": 1024}}, "service.memory: 1024 MiB does not fit"),
-    "old platform": ({"service": {"platform_version": "1.3.0"}}, "service.platform_version: '1.3.0' must be 1.4.0"),
-    "image uri missing": ({"image": {"build": False}}, "image.image_uri: required"),
     "section not an object": ({"network": []}, "network: must be an object"),
+    "list not a list": ({"network": {"availability_zones": "us-east-1a"}}, "network.availability_zones: must be a list"),
+    "tag not a string": ({"tags": {"Team": 5}}, "tags.Team: must be a string, got 5"),
+    "section rule under its key": ({"model_cache": {"uid": 0}}, "model_cache.uid: 0 must be a POSIX id"),
+    "nested section rule": ({"service": {"cpu": 2048, "memory": 1024}},
+                            "service.memory: 1024 MiB is not a Fargate memory value for cpu 2048"),
+    "project upper case": ({"project": "TeamB"}, "project: 'TeamB' is not valid"),
+    "project too long": ({"project": "a" * 23}, "project: 'aaaaaaaaaaaaaaaaaaaaaaa' must be 1-22 characters"),
+    "bad region": ({"region": "us-east"}, "region: 'us-east' is not an AWS region name"),
+    "aws tag prefix": ({"tags": {"aws:team": "x"}}, "tags.aws:team: the aws: prefix is reserved"),
+    "too many tags": ({"tags": {f"t{i}": "x" for i in range(48)}}, "tags: 48 tags plus the 3 this project adds"),
+    "endpoint not a URL": ({"aws_endpoint": "localhost:5000"}, "aws_endpoint: 'localhost:5000' must be a http"),
 }
 
 
@@ -86,8 +79,13 @@ def test_bad_value_names_the_key(raw, message):
     with pytest.raises(ConfigError) as error:
         settings_from_dict(raw)
     text = str(error.value)
-    assert message in text
+    assert text.startswith(message), text
     assert "\n" not in text
+
+
+def test_settings_built_in_code_are_validated_too():
+    with pytest.raises(ConfigError, match=r"^Settings.project: 'Team B' is not valid"):
+        Settings(project="Team B")
 
 
 def test_invalid_json_override_names_file_and_line(tmp_path):
@@ -97,18 +95,38 @@ def test_invalid_json_override_names_file_and_line(tmp_path):
         load_settings(ROOT / "cdktf.json", env={"PADDLEOCR_EFS_CONFIG": str(bad)})
 
 
+@pytest.mark.parametrize("make,message", [
+    (lambda p: p.mkdir(), "is a directory, not a JSON file"),
+    (lambda p: p.write_bytes(b'{"region": "eu-west-1", "tags": {"Team": "\xe9quipe"}}'), "is not UTF-8 text (byte 42)"),
+    (lambda p: p.write_text('["eu-west-1"]'), "the override must be a JSON object"),
+], ids=["directory", "latin-1", "array"])
+def test_unreadable_override_is_one_line(tmp_path, make, message):
+    path = tmp_path / "override.json"
+    make(path)
+    with pytest.raises(ConfigError) as error:
+        load_settings(ROOT / "cdktf.json", env={"PADDLEOCR_EFS_CONFIG": str(path)})
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
 def test_missing_override_file():
     with pytest.raises(ConfigError, match="nope.json: file not found"):
         load_settings(ROOT / "cdktf.json", env={"PADDLEOCR_EFS_CONFIG": "/nope.json"})
 
 
-def test_main_prints_one_line_and_no_traceback(tmp_path):
+@pytest.mark.parametrize("override,line", [
+    ({"network": {"cidr": "300.0.0.0/16"}},
+     "network.cidr: '300.0.0.0/16' is not a valid IPv4 CIDR (Octet 300 (> 255) not permitted in '300.0.0.0')"),
+    ("directory", "is a directory, not a JSON file"),
+], ids=["bad value", "override is a directory"])
+def test_main_prints_one_line_and_no_traceback(tmp_path, override, line):
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"network": {"cidr": "300.0.0.0/16"}}))
+    if override == "directory":
+        bad.mkdir()
+    else:
+        bad.write_text(json.dumps(override))
     result = subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=tmp_path, capture_output=True, text=True,
-                            env={"PADDLEOCR_EFS_CONFIG": str(bad), "PATH": "/usr/bin:/bin"}, timeout=120)
+                            env={"PADDLEOCR_EFS_CONFIG": str(bad), "PATH": f"{ROOT / 'node_modules' / '.bin'}:/usr/bin:/bin"}, timeout=120)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "paddleocr-efs: config error: network.cidr: '300.0.0.0/16' is not a valid IPv4 CIDR "
-        "(Octet 300 (> 255) not permitted in '300.0.0.0')"]
+    [printed] = result.stderr.strip().splitlines()
+    assert printed.startswith("paddleocr-efs: config error: ") and line in printed
     assert not (tmp_path / "cdktf.out").exists()

@@ -2,14 +2,15 @@
 
 import pytest
 
-from constructs_lib.iam import TaskRoles
-from tests.synth import new_stack, one, policy_statements, resources, settings, synth_stack
+from constructs_lib.iam import TaskRoles, TaskRolesProps
+from constructs_lib.validation import ConfigError
+from tests.synth import new_stack, one, policy_statements, resources, synth_stack
 
 
 @pytest.fixture(scope="module")
 def doc():
     stack = new_stack()
-    TaskRoles(stack, "roles", settings=settings().iam)
+    TaskRoles(stack, "roles", project="sabuho")
     return synth_stack(stack)
 
 
@@ -38,3 +39,21 @@ def test_execution_role_has_no_managed_policy_on_every_repository_and_log_group(
 
 def test_task_role_starts_without_permissions(doc):
     assert resources(doc, "aws_iam_role_policy") == []
+
+
+def test_names_can_be_set_explicitly():
+    stack = new_stack()
+    TaskRoles(stack, "roles", TaskRolesProps(task_role_name="ocr-task"), project="teamb")
+    names = sorted(r["name"] for r in resources(synth_stack(stack), "aws_iam_role"))
+    assert names == ["ocr-task", "teamb-processor-execution-role"]
+
+
+@pytest.mark.parametrize("props,message", [
+    # https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html: 1-64 of [\w+=,.@-]
+    (dict(task_role_name="r" * 65), "task_role_name: 'rrrr"),
+    (dict(execution_role_name="ocr role"), "execution_role_name: 'ocr role' is not valid"),
+    (dict(task_role_name="same", execution_role_name="same"), "execution_role_name: must differ"),
+], ids=["too long", "space", "same name twice"])
+def test_props_refuse_what_iam_refuses(props, message):
+    with pytest.raises(ConfigError, match=f"^TaskRolesProps.{message}"):
+        TaskRolesProps(**props)

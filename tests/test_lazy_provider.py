@@ -22,7 +22,8 @@ def run(code: str, **env) -> str:
 
 def test_every_import_style_works_and_loads_only_what_is_used():
     out = run("""
-import sys, constructs_lib
+import sys
+from constructs_lib import lazy_provider; lazy_provider.install()
 import cdktf_cdktf_provider_aws as aws
 from cdktf_cdktf_provider_aws.efs_file_system import EfsFileSystem
 from cdktf_cdktf_provider_aws import provider
@@ -45,7 +46,8 @@ print(len(loaded))
 
 def test_resources_synthesize_through_the_lazy_package():
     out = run("""
-import json, constructs_lib
+import json
+from constructs_lib import lazy_provider; lazy_provider.install()
 from cdktf import App, TerraformStack, Testing
 import cdktf_cdktf_provider_aws as aws
 stack = TerraformStack(Testing.app(), "s")
@@ -62,7 +64,8 @@ print(json.loads(Testing.synth(stack))["resource"]["aws_efs_file_system"]["fs"][
 
 def test_jsii_resolves_a_type_whose_module_was_never_imported():
     out = run("""
-import sys, constructs_lib
+import sys
+from constructs_lib import lazy_provider; lazy_provider.install()
 import jsii._reference_map as refmap
 fqn = "@cdktf/provider-aws.s3BucketVersioning.S3BucketVersioningA"
 assert "cdktf_cdktf_provider_aws.s3_bucket_versioning" not in sys.modules
@@ -77,7 +80,7 @@ def test_fqn_map_covers_every_submodule_of_the_assembly():
     out = run("""
 import json, tarfile
 from pathlib import Path
-import constructs_lib
+from constructs_lib import lazy_provider; lazy_provider.install()
 import jsii._reference_map as refmap
 import cdktf_cdktf_provider_aws as aws
 tgz = next(Path(aws.__path__[0], "_jsii").glob("*.jsii.tgz"))
@@ -94,10 +97,23 @@ print(json.dumps({"submodules": len(assembly["submodules"]), "same_keys": set(ou
 
 
 @pytest.mark.slow
+def test_importing_the_package_and_its_modules_changes_nothing_global():
+    """Only main.py (or a consumer, on purpose) installs the loader; the package itself does not."""
+    out = run("""
+import os, sys
+before = dict(os.environ)
+import constructs_lib, constructs_lib.config
+import jsii._reference_map as refmap
+print(dict(os.environ) == before, getattr(sys.modules["cdktf_cdktf_provider_aws"], "__lazy__", False),
+      "@cdktf/provider-aws.vpc" in refmap._submodule_fqn_map)
+""")
+    assert out.split() == ["True", "False", "False"]
+
+
+@pytest.mark.slow
 def test_does_nothing_when_the_real_package_is_already_imported():
     out = run("""
 import cdktf_cdktf_provider_aws as real
-import constructs_lib
 from constructs_lib import lazy_provider
 import sys
 assert sys.modules["cdktf_cdktf_provider_aws"] is real

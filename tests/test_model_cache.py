@@ -5,13 +5,22 @@ import json
 import pytest
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 
-from constructs_lib.model_cache import ModelCache
-from tests.synth import data_sources, new_stack, one, policy_statements, ref, resources, settings, synth_stack
+from constructs_lib.model_cache import ModelCache, ModelCacheProps
+from constructs_lib.validation import ConfigError
+from tests.synth import (
+    data_sources,
+    new_stack,
+    one,
+    policy_statements,
+    ref,
+    resources,
+    synth_stack,
+)
 
 
 def synth_cache(grant=None, **model_cache):
     stack = new_stack()
-    cache = ModelCache(stack, "cache", settings=settings(model_cache=model_cache).model_cache, vpc_id="vpc-1",
+    cache = ModelCache(stack, "cache", ModelCacheProps(**model_cache), project="sabuho", vpc_id="vpc-1",
                        subnets_by_az={"us-east-1a": "subnet-a", "us-east-1b": "subnet-b"},
                        client_security_group_id="sg-tasks")
     if grant:
@@ -32,7 +41,7 @@ def test_encrypted_at_rest_with_aws_managed_key_by_default(default):
 
 
 def test_customer_kms_key_option():
-    arn = "arn:aws:kms:us-east-1:111122223333:key/abc"
+    arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     fs = one(resources(synth_cache(kms_key_arn=arn), "aws_efs_file_system"))
     assert fs["encrypted"] is True and fs["kms_key_id"] == arn
 
@@ -139,20 +148,64 @@ def test_never_grants_root_access_or_the_managed_client_policy(default):
 
 
 def test_adopt_existing_file_system_creates_no_new_efs():
-    doc = synth_cache(existing_file_system_id="fs-0abc", existing_security_group_id="sg-efs")
+    doc = synth_cache(existing_file_system_id="fs-0123456789abcdef0", existing_security_group_id="sg-0123456789abcdef0")
     assert resources(doc, "aws_efs_file_system") == []
     assert resources(doc, "aws_efs_backup_policy") == []
-    assert one(data_sources(doc, "aws_efs_file_system"))["file_system_id"] == "fs-0abc"
+    assert one(data_sources(doc, "aws_efs_file_system"))["file_system_id"] == "fs-0123456789abcdef0"
     assert resources(doc, "aws_efs_mount_target") == []  # the guide already made them
     assert resources(doc, "aws_security_group") == []
-    assert one(resources(doc, "aws_vpc_security_group_ingress_rule"))["security_group_id"] == "sg-efs"
+    assert one(resources(doc, "aws_vpc_security_group_ingress_rule"))["security_group_id"] == "sg-0123456789abcdef0"
     assert one(resources(doc, "aws_efs_access_point"))["file_system_id"] == ref(doc, "aws_efs_file_system", "id", data=True)
 
 
 def test_adopt_existing_with_mount_targets_and_access_point():
-    doc = synth_cache(existing_file_system_id="fs-0abc", create_mount_targets=True,
-                      existing_access_point_id="fsap-0123")
+    doc = synth_cache(existing_file_system_id="fs-0123456789abcdef0", create_mount_targets=True,
+                      existing_access_point_id="fsap-0123456789abcdef0")
     assert one(resources(doc, "aws_efs_mount_target"))["for_each"].startswith("${nonsensitive(")
     assert resources(doc, "aws_efs_access_point") == []
-    assert one(data_sources(doc, "aws_efs_access_point"))["access_point_id"] == "fsap-0123"
+    assert one(data_sources(doc, "aws_efs_access_point"))["access_point_id"] == "fsap-0123456789abcdef0"
     assert one(resources(doc, "aws_security_group"))["name"] == "sabuho-paddleocr-models-efs"
+
+
+# -- props: what EFS refuses at apply time fails when the props are built ---------------------
+
+BAD_PROPS = {
+    # https://docs.aws.amazon.com/efs/latest/ug/API_RootDirectory.html
+    "access point path not absolute": (dict(access_point_path="models"), "access_point_path: 'models' is not valid"),
+    "access point path is the root": (dict(access_point_path="/"), "access_point_path: '/' must be 2-100 characters"),
+    "access point path five levels": (dict(access_point_path="/a/b/c/d/e"), "access_point_path: '/a/b/c/d/e' is not valid"),
+    "access point path hidden dir": (dict(access_point_path="/.models"), "access_point_path: '/.models' is not valid"),
+    "access point path too long": (dict(access_point_path="/" + "m" * 100), "access_point_path:"),
+    "root uid": (dict(uid=0), "uid: 0 must be a POSIX id from 1 to 4294967295 (root is not allowed)"),
+    "negative gid": (dict(gid=-5), "gid: -5 must be a POSIX id"),
+    "kms alias instead of key arn": (dict(kms_key_arn="alias/aws/elasticfilesystem"), "kms_key_arn: 'alias/aws/"),
+    "kms arn of another service": (dict(kms_key_arn="arn:aws:s3:::bucket"), "kms_key_arn:"),
+    "provisioned without mibps": (dict(throughput_mode="provisioned"), "provisioned_throughput_mibps: required"),
+    "provisioned over the maximum": (dict(throughput_mode="provisioned", provisioned_throughput_mibps=5000),
+                                     "provisioned_throughput_mibps: required with throughput_mode 'provisioned': 1 to 3414"),
+    "mibps without provisioned": (dict(provisioned_throughput_mibps=64), "provisioned_throughput_mibps: only valid"),
+    "ia days not an efs value": (dict(transition_to_ia_days=45), "transition_to_ia_days: 45 must be one of"),
+    "file system id shape": (dict(existing_file_system_id="efs-1"), "existing_file_system_id: 'efs-1' is not an id"),
+    "adopted without nfs group": (dict(existing_file_system_id="fs-0123456789abcdef0"),
+                                  "existing_security_group_id: required"),
+    "access point without file system": (dict(existing_access_point_id="fsap-0123456789abcdef0"),
+                                         "existing_access_point_id: only valid together"),
+    "name tag too long": (dict(name="m" * 257), "name.Name:"),
+}
+
+
+@pytest.mark.parametrize("props,message", BAD_PROPS.values(), ids=BAD_PROPS.keys())
+def test_props_refuse_what_efs_refuses_in_one_line_naming_the_field(props, message):
+    with pytest.raises(ConfigError) as error:
+        ModelCacheProps(**props)
+    assert str(error.value).startswith(f"ModelCacheProps.{message}"), str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_name_derives_from_the_project_unless_set():
+    stack = new_stack()
+    ModelCache(stack, "a", project="teamb", vpc_id="vpc-1", subnets_by_az={}, client_security_group_id="sg-1")
+    ModelCache(stack, "b", ModelCacheProps(name="shared-models"), project="teamb", vpc_id="vpc-1",
+               subnets_by_az={}, client_security_group_id="sg-1")
+    names = sorted(fs["tags"]["Name"] for fs in resources(synth_stack(stack), "aws_efs_file_system"))
+    assert names == ["shared-models", "teamb-paddleocr-models"]

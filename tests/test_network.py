@@ -5,14 +5,22 @@ import subprocess
 
 import pytest
 
-from constructs_lib.network import Network, subnet_cidrs
-from tests.synth import data_sources, new_stack, one, ref, resources, settings, synth_stack
+from constructs_lib.network import Network, NetworkProps, subnet_cidrs
+from constructs_lib.validation import ConfigError
+from tests.synth import (
+    data_sources,
+    new_stack,
+    one,
+    ref,
+    resources,
+    settings,
+    synth_stack,
+)
 
 
 def synth_network(**network):
-    s = settings(network=network)
     stack = new_stack()
-    Network(stack, "network", settings=s.network, name="t", availability_zones=s.availability_zones)
+    Network(stack, "network", NetworkProps(name="t", **network), project="sabuho")
     return synth_stack(stack)
 
 
@@ -94,14 +102,14 @@ def test_task_security_group_egress_is_https_only(default):
 
 
 def test_existing_vpc_subnets_are_keyed_by_their_zone_which_must_differ():
-    doc = synth_network(vpc_id="vpc-0abc", private_subnet_ids=["subnet-01", "subnet-02"])
+    doc = synth_network(vpc_id="vpc-0123456789abcdef0", private_subnet_ids=["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"])
     by_az = next(v for k, v in doc["locals"].items() if "private-subnets-by-az" in k)
     # A for expression fails the plan ("Duplicate object key") on two subnets in one zone.
     assert by_az.startswith("${{for subnet in [data.aws_subnet.") and "subnet.availability_zone => subnet.id" in by_az
     assert resources(doc, "aws_vpc") == [] and resources(doc, "aws_subnet") == []
-    assert one(data_sources(doc, "aws_vpc"))["id"] == "vpc-0abc"
+    assert one(data_sources(doc, "aws_vpc"))["id"] == "vpc-0123456789abcdef0"
     subnets = data_sources(doc, "aws_subnet")
-    assert sorted(s["id"] for s in subnets) == ["subnet-01", "subnet-02"]
+    assert sorted(s["id"] for s in subnets) == ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
     assert all(s["vpc_id"].startswith("${data.aws_vpc.") for s in subnets)
 
 
@@ -157,3 +165,44 @@ def test_plan_with_more_zones_than_the_region_has_fails_with_a_clear_message(tmp
     zones, output = plan_network(tmp_path, terraform_env, moto_endpoint, az_count=4)
     assert zones is None
     assert "network.az_count is 4, but this region has fewer available availability zones" in " ".join(output.split())
+
+
+BAD_PROPS = {
+    "one zone": (dict(az_count=1), "az_count: must be between 2 and 6"),
+    "seven zones": (dict(az_count=7), "az_count: must be between 2 and 6"),
+    "cidr does not parse": (dict(cidr="10.0.0/16"), "cidr: '10.0.0/16' is not a valid IPv4 CIDR"),
+    "cidr host bits": (dict(cidr="10.0.0.1/16"), "cidr: '10.0.0.1/16' is not a valid IPv4 CIDR"),
+    # https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html
+    "cidr too large": (dict(cidr="10.0.0.0/8"), "cidr: prefix /8 must be between /16 and /24"),
+    "zones of two regions": (dict(availability_zones=["us-east-1a", "eu-west-1b"]),
+                             "availability_zones[1]: 'eu-west-1b' is not a zone of region 'us-east-1'"),
+    "local zone": (dict(availability_zones=["us-east-1a", "us-east-1-bos-1a"]),
+                   "availability_zones[1]: 'us-east-1-bos-1a' is not an availability zone name"),
+    "zone twice": (dict(availability_zones=["us-east-1a", "us-east-1a"]), "availability_zones: names a zone twice"),
+    "zones and count disagree": (dict(availability_zones=["us-east-1a", "us-east-1b"], az_count=3),
+                                 "availability_zones: names 2 zones but az_count is 3"),
+    # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+    "retention not a logs value": (dict(flow_log_retention_days=100), "flow_log_retention_days: 100 is not a CloudWatch"),
+    "vpc id shape": (dict(vpc_id="vpc-xyz", private_subnet_ids=["subnet-0123456789abcdef1"] * 2), "vpc_id: 'vpc-xyz'"),
+    "one existing subnet": (dict(vpc_id="vpc-0123456789abcdef0", private_subnet_ids=["subnet-0123456789abcdef1"]),
+                            "private_subnet_ids: an existing VPC needs at least 2"),
+    "duplicate subnet": (dict(vpc_id="vpc-0123456789abcdef0", private_subnet_ids=["subnet-0123456789abcdef1"] * 2),
+                         "private_subnet_ids[1]: 'subnet-0123456789abcdef1' is listed twice"),
+    "subnets without vpc": (dict(private_subnet_ids=["subnet-0123456789abcdef1"]), "private_subnet_ids: only valid"),
+}
+
+
+@pytest.mark.parametrize("props,message", BAD_PROPS.values(), ids=BAD_PROPS.keys())
+def test_props_refuse_what_ec2_refuses_in_one_line_naming_the_field(props, message):
+    with pytest.raises(ConfigError) as error:
+        NetworkProps(**props)
+    assert str(error.value).startswith(f"NetworkProps.{message}"), str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_default_props_need_no_zones_and_names_derive_from_the_project():
+    stack = new_stack()
+    Network(stack, "network", project="teamb")
+    doc = synth_stack(stack)
+    assert one(resources(doc, "aws_vpc"))["tags"] == {"Name": "teamb-paddleocr"}
+    assert one(resources(doc, "aws_security_group"))["name"] == "teamb-paddleocr-tasks"

@@ -16,7 +16,6 @@ import pytest
 
 from constructs_lib.run_task import LocalTask, TaskDefinition, TaskError
 from tests.e2e.containers import make_busybox_image, podman, podman_env
-from tests.synth import load_stack
 
 pytestmark = [pytest.mark.runner, pytest.mark.slow]
 

@@ -4,7 +4,17 @@ import json
 
 import pytest
 
-from tests.synth import data_sources, load_stack, one, policy_statements, resources, settings, synth_app
+from tests.synth import (
+    data_sources,
+    load_stack,
+    one,
+    policy_statements,
+    ref,
+    resources,
+    role_policies,
+    settings,
+    synth_app,
+)
 
 STACKS = ["bootstrap", "network", "model-cache", "service"]
 
@@ -21,17 +31,17 @@ def test_provider_constraint_admits_5_100_and_6(default_stacks, stack):
 
 def test_local_backend_by_default_with_portable_paths(default_stacks):
     doc = load_stack(default_stacks, "model-cache")
-    assert doc["terraform"]["backend"] == {"local": {"path": "../../../terraform.model-cache.tfstate"}}
+    assert doc["terraform"]["backend"] == {"local": {"path": "../../../terraform.sabuho.model-cache.tfstate"}}
     remote = one(data_sources(doc, "terraform_remote_state"))
     assert remote["backend"] == "local"
-    assert remote["config"] == {"path": "../../../terraform.network.tfstate"}
+    assert remote["config"] == {"path": "../../../terraform.sabuho.network.tfstate"}
 
 
 def test_s3_backend_has_key_per_stack_encryption_and_native_lock(s3_stacks):
     for stack in ("network", "model-cache"):
         backend = load_stack(s3_stacks, stack)["terraform"]["backend"]["s3"]
         assert backend["bucket"] == "acme-tfstate"
-        assert backend["key"] == f"paddleocr-efs/{stack}.tfstate"
+        assert backend["key"] == f"paddleocr-efs/sabuho/{stack}.tfstate"
         assert backend["region"] == "us-east-1"
         # No `encrypt`: it would force SSE-S3 over the bucket's SSE-KMS default encryption.
         assert "encrypt" not in backend and "kms_key_id" not in backend
@@ -40,7 +50,7 @@ def test_s3_backend_has_key_per_stack_encryption_and_native_lock(s3_stacks):
 
 
 def test_s3_backend_optional_dynamodb_lock_table(tmp_path):
-    stacks = synth_app(tmp_path, settings(backend={"type": "s3", "bucket": "b", "dynamodb_table": "tf-locks"}))
+    stacks = synth_app(tmp_path, settings(backend={"type": "s3", "bucket": "acme-tfstate", "dynamodb_table": "tf-locks"}))
     assert load_stack(stacks, "network")["terraform"]["backend"]["s3"]["dynamodb_table"] == "tf-locks"
 
 
@@ -49,7 +59,7 @@ def test_cross_stack_references_read_s3_remote_state(s3_stacks):
     remote = one(data_sources(doc, "terraform_remote_state"))
     assert remote["backend"] == "s3"
     assert remote["config"]["bucket"] == "acme-tfstate"
-    assert remote["config"]["key"] == "paddleocr-efs/network.tfstate"
+    assert remote["config"]["key"] == "paddleocr-efs/sabuho/network.tfstate"
     assert remote["config"]["region"] == "us-east-1"
     # and the references go through it
     fs_target = one(resources(doc, "aws_efs_mount_target"))
@@ -60,7 +70,7 @@ def test_cross_stack_references_read_s3_remote_state(s3_stacks):
 
 def test_s3_backend_with_a_key_encrypts_state_with_it(tmp_path):
     arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    stacks = synth_app(tmp_path, settings(backend={"type": "s3", "bucket": "b", "kms_key_id": arn}))
+    stacks = synth_app(tmp_path, settings(backend={"type": "s3", "bucket": "acme-tfstate", "kms_key_id": arn}))
     backend = load_stack(stacks, "network")["terraform"]["backend"]["s3"]
     assert (backend["encrypt"], backend["kms_key_id"]) == (True, arn)
 
@@ -73,21 +83,36 @@ def test_cloud_backend_one_workspace_per_stack(tmp_path):
     stacks = synth_app(tmp_path, settings(backend={"type": "cloud", "organization": "acme"}))
     cloud = load_stack(stacks, "network")["terraform"]["cloud"]
     assert cloud["organization"] == "acme"
-    assert cloud["workspaces"] == {"name": "paddleocr-efs-network"}
-    assert load_stack(stacks, "model-cache")["terraform"]["cloud"]["workspaces"] == {"name": "paddleocr-efs-model-cache"}
+    assert cloud["workspaces"] == {"name": "paddleocr-efs-sabuho-network"}
+    assert load_stack(stacks, "model-cache")["terraform"]["cloud"]["workspaces"] == {"name": "paddleocr-efs-sabuho-model-cache"}
 
 
-def test_model_cache_stack_grants_the_task_role_read_write(default_stacks):
+def test_model_cache_stack_is_the_file_system_alone(default_stacks):
     doc = load_stack(default_stacks, "model-cache")
-    policy = one(resources(doc, "aws_iam_role_policy"))
-    assert policy["name"] == "model-cache-read-write"
-    assert "task-role" in policy["role"]
+    types = set(doc["resource"])
+    assert types == {"aws_efs_file_system", "aws_efs_backup_policy", "aws_efs_mount_target", "aws_efs_access_point",
+                     "aws_efs_file_system_policy", "aws_security_group", "aws_vpc_security_group_ingress_rule",
+                     "aws_vpc_security_group_egress_rule"}
+
+
+def test_roles_and_every_grant_live_in_the_service_stack(default_stacks, service_doc):
+    assert sorted(r["name"] for r in resources(service_doc, "aws_iam_role")) == [
+        "sabuho-processor-execution-role", "sabuho-processor-task-role"]
+    assert set(role_policies(service_doc, "task-role")) == {
+        "model-cache-read-write", "documents-queue", "documents-read-input", "documents-write-output", "task-protection"}
+
+
+def test_no_stack_depends_on_a_later_one(default_stacks):
+    for i, stack in enumerate(STACKS):
+        doc = load_stack(default_stacks, stack)
+        read = {d.removeprefix("cross-stack-reference-input-") for d in doc.get("data", {}).get("terraform_remote_state", {})}
+        assert read <= set(STACKS[:i]), f"{stack} reads {read}"
 
 
 def test_outputs_for_later_stacks_and_operators(default_stacks):
     assert {"vpc_id", "private_subnet_ids", "task_security_group_id"} <= load_stack(default_stacks, "network")["output"].keys()
-    assert {"file_system_id", "file_system_arn", "access_point_id", "access_point_arn", "efs_security_group_id",
-            "task_role_arn", "execution_role_arn"} <= load_stack(default_stacks, "model-cache")["output"].keys()
+    assert {"file_system_id", "file_system_arn", "access_point_id", "access_point_arn",
+            "efs_security_group_id"} <= load_stack(default_stacks, "model-cache")["output"].keys()
 
 
 class TestStateBucket:
@@ -118,7 +143,7 @@ class TestStateBucket:
 
 
 def test_endpoint_setting_points_provider_and_backend_at_a_local_api(tmp_path):
-    s = settings(aws_endpoint="http://127.0.0.1:5000", backend={"type": "s3", "bucket": "b"})
+    s = settings(aws_endpoint="http://127.0.0.1:5000", backend={"type": "s3", "bucket": "acme-tfstate"})
     stacks = synth_app(tmp_path, s)
     doc = load_stack(stacks, "network")
     provider = doc["provider"]["aws"][0]
@@ -126,3 +151,38 @@ def test_endpoint_setting_points_provider_and_backend_at_a_local_api(tmp_path):
     assert provider["max_retries"] == 2
     assert doc["terraform"]["backend"]["s3"]["endpoints"]["s3"] == "http://127.0.0.1:5000"
     assert "endpoints" not in json.dumps(load_stack(synth_app(tmp_path / "d", settings()), "network")["provider"])
+
+
+
+def test_execution_role_pulls_from_this_repository_and_writes_this_log_group_only(service_doc):
+    got = role_policies(service_doc, "execution-role")
+    assert set(got) == {"pull-image", "write-task-logs"}
+    pull, token = got["pull-image"]
+    assert pull == ("Allow", ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+                    [ref(service_doc, "aws_ecr_repository", "arn")])
+    assert token == ("Allow", ["ecr:GetAuthorizationToken"], ["*"])  # no resource-level permissions
+    [(_, actions, res)] = got["write-task-logs"]
+    assert actions == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert res == ["${aws_cloudwatch_log_group." + next(iter(service_doc["resource"]["aws_cloudwatch_log_group"])) + ".arn}:*"]
+
+
+def test_task_role_permissions_exactly(service_doc):
+    got = role_policies(service_doc, "task-role")
+    assert set(got) == {"model-cache-read-write", "documents-queue", "documents-read-input", "documents-write-output",
+                        "task-protection"}
+    (effect, actions, res), (_, send, targets) = got["documents-queue"]
+    assert effect == "Allow" and actions == ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+    assert len(res) == 1 and res[0].startswith("${aws_sqs_queue.documents_queue_") and res[0].endswith(".arn}")
+    # Requeues and dead-lettering are sends: to the jobs queue and the DLQ only.
+    assert send == ["sqs:SendMessage"]
+    assert [t.split(".")[1].split("_")[1] for t in targets] == ["queue", "dlq"]
+    [(_, actions, res)] = got["documents-read-input"]
+    assert actions == ["s3:GetObject"] and res[0].endswith("/incoming/*")
+    [(_, actions, res)] = got["documents-write-output"]
+    assert actions == ["s3:PutObject"] and res[0].endswith("/results/*")
+    assert all("*" not in a for statements in got.values() for _, acts, _ in statements for a in acts)
+
+
+def test_operator_outputs(service_doc):
+    assert {"cluster_name", "service_name", "log_group", "dashboard_name", "queue_url", "dlq_url", "input_bucket",
+            "output_bucket", "image_uri", "task_role_arn", "execution_role_arn"} <= service_doc["output"].keys()

@@ -10,18 +10,21 @@ pytestmark = [pytest.mark.terraform, pytest.mark.slow]
 
 VARIANTS = {
     "existing-vpc-and-efs": {
-        "network": {"vpc_id": "vpc-0abc", "private_subnet_ids": ["subnet-01", "subnet-02"]},
-        "model_cache": {"existing_file_system_id": "fs-0abc", "existing_security_group_id": "sg-0abc"},
+        "network": {"vpc_id": "vpc-0123456789abcdef0",
+                    "private_subnet_ids": ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]},
+        "model_cache": {"existing_file_system_id": "fs-0123456789abcdef0",
+                        "existing_security_group_id": "sg-0123456789abcdef0"},
     },
     "spot-exec-pinned-zones-s3-models": {
         "service": {"spot": True, "enable_exec": True},
+        "monitoring": {"alarm_email": "ops@example.com"},
         "network": {"availability_zones": ["us-east-1b", "us-east-1c"]},
         "models": {"source": "s3://acme-models/paddle"},
     },
     "per-az-nat-provisioned-cmk": {
         "network": {"nat_gateways": "per_az", "az_count": 3},
         "model_cache": {"throughput_mode": "provisioned", "provisioned_throughput_mibps": 32,
-                        "kms_key_arn": "arn:aws:kms:us-east-1:111122223333:key/abc"},
+                        "kms_key_arn": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
     },
 }
 

@@ -162,7 +162,7 @@ def test_state_lock_refuses_a_second_concurrent_apply(deployment):
     try:
         s3 = deployment["aws"]["s3"]
         deadline = time.monotonic() + 60
-        while "Contents" not in s3.list_objects_v2(Bucket="e2e-tfstate", Prefix="paddleocr-efs/network.tfstate.tflock"):
+        while "Contents" not in s3.list_objects_v2(Bucket="e2e-tfstate", Prefix="paddleocr-efs/sabuho/network.tfstate.tflock"):
             assert time.monotonic() < deadline and holder.poll() is None, "terraform console never took the lock"
             time.sleep(0.2)
         second = run(["terraform", "apply", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=0s"], cwd,

@@ -1,0 +1,96 @@
+"""DocumentPipeline: input bucket -> encrypted jobs queue with a DLQ -> output bucket."""
+
+import json
+
+import pytest
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+
+from constructs_lib.documents import DocumentPipeline, DocumentPipelineProps
+from constructs_lib.validation import ConfigError
+from tests.synth import (
+    data_sources,
+    load_stack,
+    new_stack,
+    one,
+    policy_statements,
+    resources,
+    role_policies,
+    settings,
+    synth_app,
+    synth_stack,
+)
+
+
+def test_queue_and_dlq_are_encrypted_with_redrive(service_doc):
+    queues = {q["name"]: q for q in resources(service_doc, "aws_sqs_queue")}
+    jobs, dlq = queues["sabuho-paddleocr-jobs"], queues["sabuho-paddleocr-jobs-dlq"]
+    assert jobs["sqs_managed_sse_enabled"] is True and dlq["sqs_managed_sse_enabled"] is True
+    redrive = json.loads(jobs["redrive_policy"])
+    # Only crashes reach the redrive: every handled outcome deletes the message it received.
+    assert redrive["maxReceiveCount"] == 5 and redrive["deadLetterTargetArn"].startswith("${aws_sqs_queue.")
+    assert jobs["visibility_timeout_seconds"] == 120  # the worker's lease
+
+
+def test_queue_and_dlq_refuse_requests_without_tls(service_doc):
+    policies = resources(service_doc, "aws_sqs_queue_policy")
+    assert len(policies) == 2  # the jobs queue and the dead-letter queue
+    for policy in policies:
+        deny = next(st for st in policy_statements(service_doc, policy["policy"]) if st["sid"] == "DenyWithoutTls")
+        assert deny["effect"] == "Deny" and deny["actions"] == ["sqs:*"]
+        assert deny["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
+
+
+def test_input_bucket_notifies_the_queue_on_the_input_prefix(service_doc):
+    note = one(resources(service_doc, "aws_s3_bucket_notification"))
+    [queue] = note["queue"]
+    assert queue["events"] == ["s3:ObjectCreated:*"] and queue["filter_prefix"] == "incoming/"
+    policies = resources(service_doc, "aws_sqs_queue_policy")
+    statements = policy_statements(service_doc, next(p for p in policies if "dlq" not in p["queue_url"])["policy"])
+    send = next(s for s in statements if s["sid"] == "InputBucketNotifications")
+    assert send["principals"] == [{"type": "Service", "identifiers": ["s3.amazonaws.com"]}]
+    assert {c["variable"] for c in send["condition"]} == {"aws:SourceArn", "aws:SourceAccount"}
+
+
+def test_existing_input_bucket_is_adopted(tmp_path):
+    doc = load_stack(synth_app(tmp_path, settings(documents={"existing_input_bucket": "scans"})), "service")
+    assert len(resources(doc, "aws_s3_bucket")) == 1  # the output bucket only
+    assert one(data_sources(doc, "aws_s3_bucket"))["bucket"] == "scans"
+
+
+def test_document_buckets_keep_their_objects_unless_force_destroy_is_set(service_doc, tmp_path):
+    buckets = resources(service_doc, "aws_s3_bucket")
+    assert len(buckets) == 2 and all(b["force_destroy"] is False for b in buckets)
+    forced = load_stack(synth_app(tmp_path, settings(documents={"force_destroy": True})), "service")
+    assert all(b["force_destroy"] is True for b in resources(forced, "aws_s3_bucket"))
+
+
+def test_worker_grants_are_consume_read_input_and_write_output_exactly():
+    stack = new_stack()
+    documents = DocumentPipeline(stack, "documents", project="teamb", account_id="111122223333")
+    role = IamRole(stack, "role", name="r", assume_role_policy="{}")
+    added = documents.grant_process(role)
+    assert [p.node.scope.node.id for p in added] == [
+        "role-grant-documents-queue", "role-grant-documents-read-input", "role-grant-documents-write-output"]
+    doc = synth_stack(stack)
+    assert sorted(q["name"] for q in resources(doc, "aws_sqs_queue")) == ["teamb-paddleocr-jobs", "teamb-paddleocr-jobs-dlq"]
+    assert set(role_policies(doc, "role")) == {"documents-queue", "documents-read-input", "documents-write-output"}
+
+
+BAD_PROPS = {
+    "prefix without slash": (dict(input_prefix="incoming"), "input_prefix: 'incoming' must be relative, end with '/'"),
+    "absolute prefix": (dict(output_prefix="/results/"), "output_prefix: '/results/' must be relative"),
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html
+    "receive count over 1000": (dict(max_receive_count=1001), "max_receive_count: must be between 1 and 1000"),
+    "document seconds too short": (dict(max_document_seconds=10), "max_document_seconds: must be between 30 and 21600"),
+    "input bucket name": (dict(existing_input_bucket="Scans"), "existing_input_bucket: 'Scans' is not valid"),
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html: 80 characters
+    "queue name too long": (dict(name="q" * 75), "name: '" + "q" * 75 + "-jobs-dlq' must be 1-80 characters"),
+    "bucket prefix too long": (dict(name="d" * 40), "bucket_prefix: '" + "d" * 40 + "-out-' is longer than 37"),
+}
+
+
+@pytest.mark.parametrize("props,message", BAD_PROPS.values(), ids=BAD_PROPS.keys())
+def test_props_refuse_what_s3_and_sqs_refuse(props, message):
+    with pytest.raises(ConfigError) as error:
+        DocumentPipelineProps(**props)
+    assert str(error.value).startswith(("DocumentPipelineProps." + message, "SecureBucketProps." + message)), str(error.value)

@@ -1,0 +1,111 @@
+"""ImageRepository: the ECR repository and the hook that builds and pushes image/."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+
+from constructs_lib.image_repository import (
+    ImageRepository,
+    ImageRepositoryProps,
+    content_hash,
+)
+from constructs_lib.validation import ConfigError
+from tests.synth import (
+    load_stack,
+    new_stack,
+    one,
+    ref,
+    resources,
+    role_policies,
+    settings,
+    synth_app,
+    synth_stack,
+)
+
+
+def test_ecr_repository_is_immutable_scanned_encrypted_and_pruned(service_doc):
+    repo = one(resources(service_doc, "aws_ecr_repository"))
+    assert repo["image_tag_mutability"] == "IMMUTABLE"
+    assert repo["image_scanning_configuration"] == {"scan_on_push": True}
+    assert repo["encryption_configuration"] == [{"encryption_type": "KMS"}]
+    rule = json.loads(one(resources(service_doc, "aws_ecr_lifecycle_policy"))["policy"])["rules"][0]
+    assert rule["selection"]["countNumber"] == 10 and rule["action"] == {"type": "expire"}
+
+
+def test_build_hook_runs_the_image_script_tagged_with_the_content_hash(service_doc, containers):
+    hook = one(resources(service_doc, "terraform_data"))
+    tag = hook["triggers_replace"]["image_hash"]
+    [exec_] = hook["provisioner"]
+    assert exec_["local-exec"]["command"] == "./build_and_push.sh"
+    # The build context is the image_dir given to the stack, copied into the stack as an asset.
+    assert exec_["local-exec"]["working_dir"] == f"assets/image_context_5EEBCE54/{tag}"
+    assert hook["triggers_replace"]["repository"].startswith("${aws_ecr_repository.")  # a rename re-runs it
+    assert exec_["local-exec"]["environment"]["CONTAINER_CLI"] == "docker"
+    assert containers["ocr-worker"]["image"].endswith(f":{tag}")
+    [dependency] = one(resources(service_doc, "aws_ecs_task_definition"))["depends_on"]
+    assert dependency.startswith("terraform_data.image_build_")  # pushed before the task is registered
+
+
+def test_image_uri_option_skips_the_hook(tmp_path):
+    uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ocr:ci-42"
+    doc = load_stack(synth_app(tmp_path, settings(image={"build": False, "image_uri": uri})), "service")
+    assert resources(doc, "terraform_data") == []
+    task = one(resources(doc, "aws_ecs_task_definition"))
+    assert {c["image"] for c in json.loads(task["container_definitions"])} == {uri}
+
+
+def test_podman_is_selectable(tmp_path):
+    doc = load_stack(synth_app(tmp_path, settings(image={"container_cli": "podman"})), "service")
+    assert one(resources(doc, "terraform_data"))["provisioner"][0]["local-exec"]["environment"]["CONTAINER_CLI"] == "podman"
+
+
+def test_hook_trigger_changes_if_and_only_if_a_file_in_image_changes(tmp_path):
+    context = tmp_path / "image"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "image", context,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    original = content_hash(context)
+    (context / "ocr_worker" / "__pycache__").mkdir(exist_ok=True)
+    (context / "ocr_worker" / "__pycache__" / "cli.cpython-311.pyc").write_bytes(b"cache")
+    (context / ".pytest_cache").mkdir()
+    (context / "Dockerfile").touch()  # a new mtime is not a change
+    assert content_hash(context) == original
+    (context / "Dockerfile").write_text((context / "Dockerfile").read_text() + "\n# changed\n")
+    changed = content_hash(context)
+    assert changed != original
+    (context / "Dockerfile").write_text((context / "Dockerfile").read_text().removesuffix("\n# changed\n"))
+    assert content_hash(context) == original
+    (context / "requirements.txt").rename(context / "requirements2.txt")
+    assert content_hash(context) != original
+
+
+def test_ecr_repository_can_be_destroyed_with_its_images(service_doc):
+    assert one(resources(service_doc, "aws_ecr_repository"))["force_delete"] is True
+
+
+def test_repository_name_derives_from_the_project_and_pull_is_this_repository_only(tmp_path):
+    stack = new_stack()
+    image = ImageRepository(stack, "image", ImageRepositoryProps(build=False, image_uri="public.ecr.aws/x/y:1"),
+                            project="teamb", region="us-east-1", context_dir=tmp_path)
+    role = IamRole(stack, "role", name="r", assume_role_policy="{}")
+    image.grant_pull(role)
+    doc = synth_stack(stack)
+    assert one(resources(doc, "aws_ecr_repository"))["name"] == "teamb-processor"
+    pull, token = role_policies(doc, "role")["pull-image"]
+    assert pull[2] == [ref(doc, "aws_ecr_repository", "arn")] and token[2] == ["*"]
+
+
+@pytest.mark.parametrize("props,message", [
+    # https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html
+    (dict(repository_name="Sabuho/Processor"), "repository_name: 'Sabuho/Processor' is not valid"),
+    (dict(repository_name="a"), "repository_name: 'a' must be 2-256 characters"),
+    (dict(repository_name="ocr--worker-"), "repository_name: 'ocr--worker-' is not valid"),
+    (dict(build=False), "image_uri: required when build is false"),
+    (dict(keep_images=0), "keep_images: must be between 1 and 10000"),
+], ids=["upper case", "too short", "trailing separator", "no image", "keep none"])
+def test_props_refuse_what_ecr_refuses(props, message):
+    with pytest.raises(ConfigError) as error:
+        ImageRepositoryProps(**props)
+    assert str(error.value).startswith(f"ImageRepositoryProps.{message}"), str(error.value)

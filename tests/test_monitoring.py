@@ -1,0 +1,88 @@
+"""Monitoring: alarms that can notify (own topic key), the task-failed rule, the dashboard."""
+
+import json
+
+import pytest
+
+from constructs_lib.monitoring import MonitoringProps
+from constructs_lib.validation import ConfigError
+from tests.synth import (
+    load_stack,
+    one,
+    policy_statements,
+    ref,
+    resources,
+    settings,
+    synth_app,
+)
+
+
+def test_tasks_stopping_with_a_failed_container_notify_the_alarm_topic(service_doc):
+    rule = one(resources(service_doc, "aws_cloudwatch_event_rule"))
+    pattern = json.loads(rule["event_pattern"])
+    assert pattern["source"] == ["aws.ecs"] and pattern["detail-type"] == ["ECS Task State Change"]
+    assert pattern["detail"]["lastStatus"] == ["STOPPED"]
+    assert pattern["detail"]["containers"] == {"exitCode": [{"anything-but": 0}]}
+    assert pattern["detail"]["group"] == ["service:" + ref(service_doc, "aws_ecs_service", "name")]
+    target = one(resources(service_doc, "aws_cloudwatch_event_target"))
+    assert target["arn"] == ref(service_doc, "aws_sns_topic", "arn")
+    # The topic lets this rule publish, and the key lets EventBridge encrypt.
+    statements = {st["sid"]: st for st in policy_statements(service_doc, one(resources(service_doc, "aws_sns_topic_policy"))["policy"])}
+    events = statements["TaskFailedRulePublishes"]
+    assert events["principals"] == [{"type": "Service", "identifiers": ["events.amazonaws.com"]}]
+    assert events["condition"][0]["values"] == [ref(service_doc, "aws_cloudwatch_event_rule", "arn")]
+    assert statements["DenyWithoutTls"]["effect"] == "Deny"
+    key = {st["Sid"]: st for st in json.loads(one(resources(service_doc, "aws_kms_key"))["policy"])["Statement"]}
+    assert key["EventBridgePublish"]["Principal"] == {"Service": "events.amazonaws.com"}
+
+
+def test_alarm_topic_uses_a_rotated_customer_key_that_cloudwatch_may_use_for_this_account_only(service_doc):
+    topic = one(resources(service_doc, "aws_sns_topic"))
+    key = one(resources(service_doc, "aws_kms_key"))
+    assert topic["kms_master_key_id"] == ref(service_doc, "aws_kms_key", "arn")  # never alias/aws/sns
+    assert key["enable_key_rotation"] is True
+    statements = {st["Sid"]: st for st in json.loads(key["policy"])["Statement"]}
+    assert statements["AccountAdministers"]["Principal"]["AWS"].endswith(":root")
+    cloudwatch = statements["CloudWatchAlarmsPublish"]
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert cloudwatch["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": "${data.aws_caller_identity.account.account_id}"}}
+
+
+def test_alarms_go_to_the_topic(service_doc):
+    alarms = {a["alarm_name"].removeprefix("sabuho-paddleocr-"): a for a in resources(service_doc, "aws_cloudwatch_metric_alarm")}
+    assert {"dlq-not-empty", "efs-io-limit", "tasks-below-desired"} <= alarms.keys()
+    assert "efs-burst-credits" not in alarms  # elastic mode has no credits
+    assert alarms["dlq-not-empty"]["threshold"] == 0 and alarms["dlq-not-empty"]["comparison_operator"] == "GreaterThanThreshold"
+    assert alarms["efs-io-limit"]["metric_name"] == "PercentIOLimit"
+    topic_arn = "${aws_sns_topic." + next(iter(service_doc["resource"]["aws_sns_topic"])) + ".arn}"
+    for name in ("dlq-not-empty", "efs-io-limit", "tasks-below-desired"):
+        assert alarms[name]["alarm_actions"] == [topic_arn] == alarms[name]["ok_actions"]
+    assert resources(service_doc, "aws_sns_topic_subscription") == []
+
+
+def test_bursting_mode_adds_the_credit_alarm_and_email_subscribes(tmp_path):
+    doc = load_stack(synth_app(tmp_path, settings(model_cache={"throughput_mode": "bursting"},
+                                                  monitoring={"alarm_email": "ops@example.com"})), "service")
+    assert any(a["alarm_name"].endswith("efs-burst-credits") for a in resources(doc, "aws_cloudwatch_metric_alarm"))
+    assert one(resources(doc, "aws_sns_topic_subscription"))["endpoint"] == "ops@example.com"
+
+
+def test_dashboard_has_the_guides_efs_metrics_queue_tasks_cpu_memory(service_doc):
+    body = json.loads(one(resources(service_doc, "aws_cloudwatch_dashboard"))["dashboard_body"])
+    metrics = {m[1] for w in body["widgets"] for m in w["properties"]["metrics"]}
+    assert {"ClientConnections", "DataReadIOBytes", "PermittedThroughput", "MeteredIOBytes",
+            "ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage", "RunningTaskCount",
+            "CPUUtilization", "MemoryUtilization"} <= metrics
+
+
+@pytest.mark.parametrize("props,message", [
+    (dict(alarm_email="ops.example.com"), "alarm_email: 'ops.example.com' is not an e-mail address"),
+    (dict(alarm_email="ops@example"), "alarm_email: 'ops@example' is not an e-mail address"),
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html
+    (dict(name="ocr alarms"), "name: 'ocr alarms' is not valid"),
+], ids=["no at sign", "no domain", "space in name"])
+def test_props_refuse_what_sns_and_cloudwatch_refuse(props, message):
+    with pytest.raises(ConfigError) as error:
+        MonitoringProps(**props)
+    assert str(error.value).startswith(f"MonitoringProps.{message}"), str(error.value)

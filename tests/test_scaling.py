@@ -1,0 +1,61 @@
+"""QueueScaling: backlog per task, from zero tasks and back."""
+
+import pytest
+
+from constructs_lib.scaling import QueueScaling, QueueScalingProps
+from constructs_lib.validation import ConfigError
+from tests.synth import new_stack, one, resources, synth_stack
+
+
+def test_scaling_from_zero_to_max(service_doc):
+    target = one(resources(service_doc, "aws_appautoscaling_target"))
+    assert (target["min_capacity"], target["max_capacity"]) == (0, 10)
+    assert target["scalable_dimension"] == "ecs:service:DesiredCount"
+    policies = {p["policy_type"]: p for p in resources(service_doc, "aws_appautoscaling_policy")}
+    tracking = policies["TargetTrackingScaling"]["target_tracking_scaling_policy_configuration"]
+    assert tracking["target_value"] == 4
+
+
+def test_backlog_per_task_counts_in_flight_messages(service_doc):
+    tracking = next(p for p in resources(service_doc, "aws_appautoscaling_policy") if p["policy_type"] == "TargetTrackingScaling")
+    metrics = {m["id"]: m for m in tracking["target_tracking_scaling_policy_configuration"][
+        "customized_metric_specification"]["metrics"]}
+    assert metrics["inflight"]["metric_stat"]["metric"]["metric_name"] == "ApproximateNumberOfMessagesNotVisible"
+    assert metrics["backlog"]["expression"] == "(visible + inflight) / IF(running > 0, running, 1)"
+
+
+def test_scale_from_zero_sets_exactly_one_task_only_while_none_is_wanted(service_doc):
+    step = next(p for p in resources(service_doc, "aws_appautoscaling_policy") if p["policy_type"] == "StepScaling")[
+        "step_scaling_policy_configuration"]
+    # ExactCapacity 1, not ChangeInCapacity +1: repeated alarms while the task starts cannot overshoot.
+    assert step["adjustment_type"] == "ExactCapacity"
+    assert step["step_adjustment"] == [{"metric_interval_lower_bound": "0", "scaling_adjustment": 1}]
+    wake = next(a for a in resources(service_doc, "aws_cloudwatch_metric_alarm") if a["alarm_name"].endswith("no-tasks"))
+    assert wake["alarm_actions"][0].startswith("${aws_appautoscaling_policy.")
+    queries = {q["id"]: q for q in wake["metric_query"]}
+    assert queries["desired"]["metric"]["metric_name"] == "DesiredTaskCount"
+    assert queries["waiting"]["expression"] == "IF(FILL(desired, 0) == 0 AND visible > 0, 1, 0)"
+
+
+@pytest.mark.parametrize("props,message", [
+    (dict(max_tasks=0), "max_tasks: must be between 1 and 5000, got 0"),
+    # Amazon ECS service quotas: 5,000 tasks per service.
+    (dict(max_tasks=5001), "max_tasks: must be between 1 and 5000, got 5001"),
+    (dict(min_tasks=3, max_tasks=2), "min_tasks: must be between 0 and max_tasks (2), got 3"),
+    (dict(backlog_per_task=0), "backlog_per_task: must be at least 1"),
+], ids=["no tasks", "over the service quota", "min above max", "zero backlog"])
+def test_props_refuse_bounds_application_auto_scaling_refuses(props, message):
+    with pytest.raises(ConfigError) as error:
+        QueueScalingProps(**props)
+    assert str(error.value) == f"QueueScalingProps.{message}"
+
+
+def test_bounds_come_from_the_props():
+    stack = new_stack()
+    QueueScaling(stack, "scaling", QueueScalingProps(min_tasks=1, max_tasks=3, backlog_per_task=8),
+                 cluster_name="c", service_name="s", queue_name="q")
+    doc = synth_stack(stack)
+    target = one(resources(doc, "aws_appautoscaling_target"))
+    assert (target["min_capacity"], target["max_capacity"]) == (1, 3)
+    tracking = next(p for p in resources(doc, "aws_appautoscaling_policy") if p["policy_type"] == "TargetTrackingScaling")
+    assert tracking["target_tracking_scaling_policy_configuration"]["target_value"] == 8

@@ -1,0 +1,42 @@
+"""SecureBucket: every bucket here is versioned, encrypted, private and TLS-only."""
+
+import pytest
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+
+from constructs_lib.secure_bucket import SecureBucket, SecureBucketProps
+from constructs_lib.validation import ConfigError
+from tests.synth import new_stack, resources, role_policies, synth_stack
+
+
+def test_buckets_are_hardened(service_doc):
+    assert len(resources(service_doc, "aws_s3_bucket")) == 2
+    for rtype in ("aws_s3_bucket_versioning", "aws_s3_bucket_server_side_encryption_configuration",
+                  "aws_s3_bucket_public_access_block", "aws_s3_bucket_policy"):
+        assert len(resources(service_doc, rtype)) == 2, rtype
+
+
+@pytest.mark.parametrize("props,message", [
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+    (dict(bucket_name="Acme_State"), "bucket_name: 'Acme_State' is not valid"),
+    (dict(bucket_name="ab"), "bucket_name: 'ab' must be 3-63 characters"),
+    (dict(bucket_name="acme..state"), "bucket_name: 'acme..state': S3 bucket names cannot contain '..'"),
+    (dict(bucket_name="192.168.1.10"), "bucket_name: '192.168.1.10': S3 bucket names cannot be IP addresses"),
+    (dict(bucket_name="xn--acme"), "bucket_name: 'xn--acme': S3 reserves the prefixes"),
+    (dict(bucket_name="acme-s3alias"), "bucket_name: 'acme-s3alias': S3 reserves the suffixes"),
+    (dict(bucket_prefix="a" * 38), "bucket_prefix: '" + "a" * 38 + "' is longer than 37 characters"),
+    (dict(noncurrent_days=0), "noncurrent_days: must be at least 1"),
+], ids=["upper case", "too short", "double dot", "ip address", "reserved prefix", "reserved suffix",
+        "prefix too long", "no noncurrent days"])
+def test_props_refuse_names_s3_refuses(props, message):
+    with pytest.raises(ConfigError) as error:
+        SecureBucketProps(**props)
+    assert str(error.value).startswith(f"SecureBucketProps.{message}"), str(error.value)
+
+
+def test_grant_put_is_limited_to_the_prefix():
+    stack = new_stack()
+    bucket = SecureBucket(stack, "b", SecureBucketProps(bucket_name="acme-out"))
+    role = IamRole(stack, "role", name="r", assume_role_policy="{}")
+    bucket.grant_put(role, "results/", "write-results")
+    [(effect, actions, res)] = role_policies(synth_stack(stack), "role")["write-results"]
+    assert (effect, actions) == ("Allow", ["s3:PutObject"]) and res[0].endswith(".arn}/results/*")
