@@ -33,10 +33,10 @@ container-tools:
 	  fi; \
 	fi
 
-$(VENV)/.installed: pyproject.toml image/pyproject.toml image/requirements.txt
+$(VENV)/.installed: pyproject.toml requirements.lock image/pyproject.toml image/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r image/requirements.txt -e '.[dev]' -e ./image
+	$(VENV)/bin/pip install --quiet -c requirements.lock -r image/requirements.txt -e '.[dev]' -e ./image
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
