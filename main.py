@@ -8,17 +8,23 @@ service. Each is its own stack; later stacks read earlier ones through remote st
 import sys
 from pathlib import Path
 
-from constructs_lib import lazy_provider
+try:
+    from constructs_lib import lazy_provider
 
-# Before anything imports the AWS provider bindings: load their modules on first use (~6 s
-# synth instead of ~20 s). Opt-in, so importing constructs_lib alone changes nothing global.
-lazy_provider.install()
+    # Before anything imports the AWS provider bindings: load their modules on first use (~6 s
+    # synth instead of ~20 s). Opt-in, so importing constructs_lib alone changes nothing global.
+    lazy_provider.install()
+except ImportError as error:
+    if type(error).__name__ != "FrameworkError":  # neither cdktf nor cdktn, or a bad PADDLEOCR_EFS_FRAMEWORK
+        raise
+    print(f"paddleocr-efs: {error}", file=sys.stderr)
+    sys.exit(2)
 
 from constructs_lib.config import ConfigError, Settings, load_settings  # noqa: E402
 
 
 def build_app(settings: Settings, outdir: str | None = None):
-    from cdktf import App
+    from constructs_lib.framework import App
 
     from constructs_lib.stacks import BootstrapStack, ModelCacheStack, NetworkStack, ServiceStack
 

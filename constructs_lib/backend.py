@@ -6,9 +6,15 @@ import re
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from cdktf import CloudBackend, LocalBackend, NamedCloudWorkspace, S3Backend, S3BackendEndpointConfig, TerraformStack
-
 from constructs_lib import validation
+from constructs_lib.framework import (
+    CloudBackend,
+    LocalBackend,
+    NamedCloudWorkspace,
+    S3Backend,
+    S3BackendEndpointConfig,
+    TerraformStack,
+)
 from constructs_lib.validation import Props, check
 
 

@@ -6,18 +6,21 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
-from cdktf_cdktf_provider_aws.data_aws_s3_bucket import DataAwsS3Bucket
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification, S3BucketNotificationQueue
-from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
-from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
 from constructs_lib import validation
+from constructs_lib.framework import aws
 from constructs_lib.naming import Names
 from constructs_lib.policy import Role, deny_without_tls, grant, policy_document, statement
-from constructs_lib.secure_bucket import SecureBucket, SecureBucketProps
+from constructs_lib.secure_bucket import MAX_BUCKET_PREFIX, SecureBucket, SecureBucketProps
 from constructs_lib.validation import Props, check
+
+DataAwsS3Bucket = aws.data_aws_s3_bucket.DataAwsS3Bucket
+IamRolePolicy = aws.iam_role_policy.IamRolePolicy
+S3BucketNotification = aws.s3_bucket_notification.S3BucketNotification
+S3BucketNotificationQueue = aws.s3_bucket_notification.S3BucketNotificationQueue
+SqsQueue = aws.sqs_queue.SqsQueue
+SqsQueuePolicy = aws.sqs_queue_policy.SqsQueuePolicy
 
 #: The worker's lease on a message, renewed every third of it while it works: a document whose
 #: worker crashed is visible again within this many seconds.
@@ -59,9 +62,12 @@ class DocumentPipelineProps(Props):
 
     def validate(self) -> None:
         if self.name is not None:
-            # The longest queue name is <name>-jobs-dlq (SQS: 80), the bucket prefix <name>-out-.
+            # The longest queue name is <name>-jobs-dlq (SQS: 80), the longest bucket prefix
+            # <name>-out- (Terraform's bucket_prefix: 37).
             validation.sqs_queue_name("name", f"{self.name}-jobs-dlq")
-            SecureBucketProps(bucket_prefix=f"{self.name}-out-")
+            check(len(f"{self.name}-out-") <= MAX_BUCKET_PREFIX, "name",
+                  f"{self.name!r} is too long: '<name>-out-' must fit the {MAX_BUCKET_PREFIX}-character bucket prefix")
+            validation.s3_bucket_name("name", f"{self.name}-out-x")
         if self.existing_input_bucket is not None:
             validation.s3_bucket_name("existing_input_bucket", self.existing_input_bucket)
         for key in ("input_prefix", "output_prefix"):

@@ -5,16 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
-from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
-from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from constructs import Construct
 
 from constructs_lib import validation
+from constructs_lib.framework import aws
 from constructs_lib.naming import Names
 from constructs_lib.policy import service_trust_policy
 from constructs_lib.validation import Props
+
+DataAwsCallerIdentity = aws.data_aws_caller_identity.DataAwsCallerIdentity
+DataAwsPartition = aws.data_aws_partition.DataAwsPartition
+DataAwsRegion = aws.data_aws_region.DataAwsRegion
+IamRole = aws.iam_role.IamRole
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 

@@ -8,16 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
 
-from cdktf import AssetType, DataResource, LocalExecProvisioner, TerraformAsset
-from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
-from cdktf_cdktf_provider_aws.ecr_repository import EcrRepository, EcrRepositoryEncryptionConfiguration
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from constructs_lib import validation
+from constructs_lib.framework import AssetType, DataResource, LocalExecProvisioner, TerraformAsset, aws
 from constructs_lib.naming import Names
 from constructs_lib.policy import Role, grant, statement
 from constructs_lib.validation import Props, check
+
+EcrLifecyclePolicy = aws.ecr_lifecycle_policy.EcrLifecyclePolicy
+EcrRepository = aws.ecr_repository.EcrRepository
+EcrRepositoryEncryptionConfiguration = aws.ecr_repository.EcrRepositoryEncryptionConfiguration
+IamRolePolicy = aws.iam_role_policy.IamRolePolicy
 
 #: Not part of the image: caches and build leftovers never change the tag.
 IGNORED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "build", ".git"}

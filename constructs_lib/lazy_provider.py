@@ -1,4 +1,4 @@
-"""Import the AWS provider bindings lazily, so a synth does not pay ~20 s for 2,212 modules.
+"""Import cdktf's AWS provider bindings lazily, so a synth does not pay ~20 s for 2,212 modules.
 
 ``cdktf_cdktf_provider_aws/__init__.py`` eagerly imports every resource module. We register the
 package in ``sys.modules`` first, as a module with the real ``__path__`` whose module-level
@@ -26,7 +26,14 @@ DISABLE_ENV = "PADDLEOCR_EFS_EAGER_PROVIDER"
 
 
 def install() -> bool:
-    """Install the lazy package. Returns True if it is (now) installed."""
+    """Install the lazy package. Returns True if it is (now) installed.
+
+    Only cdktf's bindings need it: CDK Terrain's (cdktn_provider_aws) load their submodules lazily
+    already, so on cdktn this does nothing and returns False."""
+    from constructs_lib import framework
+
+    if framework.NAME != "cdktf":
+        return False
     existing = sys.modules.get(PACKAGE)
     if existing is not None:
         return getattr(existing, "__lazy__", False)

@@ -5,31 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional, Sequence
 
-from cdktf import Fn, TerraformIterator, Token
-
-from cdktf_cdktf_provider_aws.data_aws_efs_access_point import DataAwsEfsAccessPoint
-from cdktf_cdktf_provider_aws.data_aws_efs_file_system import DataAwsEfsFileSystem
-from cdktf_cdktf_provider_aws.efs_access_point import (
-    EfsAccessPoint,
-    EfsAccessPointPosixUser,
-    EfsAccessPointRootDirectory,
-    EfsAccessPointRootDirectoryCreationInfo,
-)
-from cdktf_cdktf_provider_aws.efs_backup_policy import EfsBackupPolicy, EfsBackupPolicyBackupPolicy
-from cdktf_cdktf_provider_aws.efs_file_system import EfsFileSystem, EfsFileSystemLifecyclePolicy
-from cdktf_cdktf_provider_aws.efs_file_system_policy import EfsFileSystemPolicy
-from cdktf_cdktf_provider_aws.efs_mount_target import EfsMountTarget
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from constructs_lib import validation
+from constructs_lib.framework import Fn, TerraformIterator, Token, aws
 from constructs_lib.naming import Names
 from constructs_lib.policy import deny_without_tls, grant, policy_document, statement
 from constructs_lib.validation import Props, check
+
+DataAwsEfsAccessPoint = aws.data_aws_efs_access_point.DataAwsEfsAccessPoint
+DataAwsEfsFileSystem = aws.data_aws_efs_file_system.DataAwsEfsFileSystem
+EfsAccessPoint = aws.efs_access_point.EfsAccessPoint
+EfsAccessPointPosixUser = aws.efs_access_point.EfsAccessPointPosixUser
+EfsAccessPointRootDirectory = aws.efs_access_point.EfsAccessPointRootDirectory
+EfsAccessPointRootDirectoryCreationInfo = aws.efs_access_point.EfsAccessPointRootDirectoryCreationInfo
+EfsBackupPolicy = aws.efs_backup_policy.EfsBackupPolicy
+EfsBackupPolicyBackupPolicy = aws.efs_backup_policy.EfsBackupPolicyBackupPolicy
+EfsFileSystem = aws.efs_file_system.EfsFileSystem
+EfsFileSystemLifecyclePolicy = aws.efs_file_system.EfsFileSystemLifecyclePolicy
+EfsFileSystemPolicy = aws.efs_file_system_policy.EfsFileSystemPolicy
+EfsMountTarget = aws.efs_mount_target.EfsMountTarget
+IamRole = aws.iam_role.IamRole
+IamRolePolicy = aws.iam_role_policy.IamRolePolicy
+SecurityGroup = aws.security_group.SecurityGroup
+VpcSecurityGroupEgressRule = aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule
+VpcSecurityGroupIngressRule = aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule
 
 NFS = 2049
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-
 from constructs_lib import validation
+from constructs_lib.framework import aws
 from constructs_lib.policy import Role, grant, statement
 from constructs_lib.validation import Props
+
+DataAwsPartition = aws.data_aws_partition.DataAwsPartition
+IamRolePolicy = aws.iam_role_policy.IamRolePolicy
 
 
 @dataclass(frozen=True)

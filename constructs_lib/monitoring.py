@@ -6,29 +6,27 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
-from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
-from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
-    CloudwatchMetricAlarm,
-    CloudwatchMetricAlarmMetricQuery,
-    CloudwatchMetricAlarmMetricQueryMetric,
-)
-from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
-from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
-    CloudwatchEventTarget,
-    CloudwatchEventTargetInputTransformer,
-)
-from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
-from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
-from cdktf_cdktf_provider_aws.kms_key import KmsKey
-from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
-from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
-from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
 from constructs_lib import validation
+from constructs_lib.framework import aws
 from constructs_lib.naming import Names
 from constructs_lib.policy import deny_without_tls, policy_document, statement
 from constructs_lib.validation import Props
+
+CloudwatchDashboard = aws.cloudwatch_dashboard.CloudwatchDashboard
+CloudwatchMetricAlarm = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm
+CloudwatchMetricAlarmMetricQuery = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery
+CloudwatchMetricAlarmMetricQueryMetric = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQueryMetric
+CloudwatchEventRule = aws.cloudwatch_event_rule.CloudwatchEventRule
+CloudwatchEventTarget = aws.cloudwatch_event_target.CloudwatchEventTarget
+CloudwatchEventTargetInputTransformer = aws.cloudwatch_event_target.CloudwatchEventTargetInputTransformer
+DataAwsPartition = aws.data_aws_partition.DataAwsPartition
+KmsAlias = aws.kms_alias.KmsAlias
+KmsKey = aws.kms_key.KmsKey
+SnsTopic = aws.sns_topic.SnsTopic
+SnsTopicPolicy = aws.sns_topic_policy.SnsTopicPolicy
+SnsTopicSubscription = aws.sns_topic_subscription.SnsTopicSubscription
 
 
 

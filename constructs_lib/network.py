@@ -6,34 +6,33 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-from cdktf import Postcondition, TerraformIterator, TerraformLocal, TerraformResourceLifecycle
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
-    DataAwsAvailabilityZones,
-    DataAwsAvailabilityZonesFilter,
-)
-from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
-from cdktf_cdktf_provider_aws.data_aws_subnet import DataAwsSubnet
-from cdktf_cdktf_provider_aws.data_aws_vpc import DataAwsVpc
-from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
-from cdktf_cdktf_provider_aws.eip import Eip
-from cdktf_cdktf_provider_aws.flow_log import FlowLog
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.internet_gateway import InternetGateway
-from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
-from cdktf_cdktf_provider_aws.route import Route
-from cdktf_cdktf_provider_aws.route_table import RouteTable
-from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociation
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.subnet import Subnet
-from cdktf_cdktf_provider_aws.vpc import Vpc
-from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from constructs import Construct
 
 from constructs_lib import validation
+from constructs_lib.framework import Postcondition, TerraformIterator, TerraformLocal, TerraformResourceLifecycle, aws
 from constructs_lib.naming import Names
 from constructs_lib.policy import grant, service_trust_policy, statement
 from constructs_lib.validation import Props, check
+
+CloudwatchLogGroup = aws.cloudwatch_log_group.CloudwatchLogGroup
+DataAwsAvailabilityZones = aws.data_aws_availability_zones.DataAwsAvailabilityZones
+DataAwsAvailabilityZonesFilter = aws.data_aws_availability_zones.DataAwsAvailabilityZonesFilter
+DataAwsCallerIdentity = aws.data_aws_caller_identity.DataAwsCallerIdentity
+DataAwsSubnet = aws.data_aws_subnet.DataAwsSubnet
+DataAwsVpc = aws.data_aws_vpc.DataAwsVpc
+DefaultSecurityGroup = aws.default_security_group.DefaultSecurityGroup
+Eip = aws.eip.Eip
+FlowLog = aws.flow_log.FlowLog
+IamRole = aws.iam_role.IamRole
+InternetGateway = aws.internet_gateway.InternetGateway
+NatGateway = aws.nat_gateway.NatGateway
+Route = aws.route.Route
+RouteTable = aws.route_table.RouteTable
+RouteTableAssociation = aws.route_table_association.RouteTableAssociation
+SecurityGroup = aws.security_group.SecurityGroup
+Subnet = aws.subnet.Subnet
+Vpc = aws.vpc.Vpc
+VpcSecurityGroupEgressRule = aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule
 
 HTTPS = 443
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Optional, Protocol, Sequence
 
-from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
-    DataAwsIamPolicyDocument,
-    DataAwsIamPolicyDocumentStatement,
-    DataAwsIamPolicyDocumentStatementCondition,
-    DataAwsIamPolicyDocumentStatementPrincipals,
-)
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct, Node
+
+from constructs_lib.framework import aws
+
+DataAwsIamPolicyDocument = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocument
+DataAwsIamPolicyDocumentStatement = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatement
+DataAwsIamPolicyDocumentStatementCondition = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatementCondition
+DataAwsIamPolicyDocumentStatementPrincipals = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatementPrincipals
+IamRolePolicy = aws.iam_role_policy.IamRolePolicy
 
 #: (test, variable, values), e.g. ("StringEquals", "aws:SourceAccount", [account_id]).
 Condition = tuple[str, str, Sequence[str]]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Mapping, Optional
 
-from cdktf import TerraformStack
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
+from constructs_lib.framework import TerraformStack, aws
+
+AwsProvider = aws.provider.AwsProvider
+AwsProviderDefaultTags = aws.provider.AwsProviderDefaultTags
+AwsProviderEndpoints = aws.provider.AwsProviderEndpoints
 
 #: The prebuilt bindings were generated from provider 6.25.0 and write ``version = "6.25.0"``.
 #: Everything here uses only arguments that 5.100 accepts too, so admit both majors. Pass

@@ -5,34 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
-from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
-    S3BucketLifecycleConfiguration,
-    S3BucketLifecycleConfigurationRule,
-    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
-    S3BucketLifecycleConfigurationRuleFilter,
-    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
-)
-from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
-    S3BucketOwnershipControls,
-    S3BucketOwnershipControlsRule,
-)
-from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
-from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
-from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
-    S3BucketServerSideEncryptionConfigurationA,
-    S3BucketServerSideEncryptionConfigurationRuleA,
-    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
-)
-from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
-    S3BucketVersioningA,
-    S3BucketVersioningVersioningConfiguration,
-)
 from constructs import Construct
 
 from constructs_lib import validation
+from constructs_lib.framework import aws
 from constructs_lib.policy import Role, deny_without_tls, grant, policy_document, statement
+
+IamRolePolicy = aws.iam_role_policy.IamRolePolicy
+S3Bucket = aws.s3_bucket.S3Bucket
+S3BucketLifecycleConfiguration = aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfiguration
+S3BucketLifecycleConfigurationRule = aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRule
+S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload = aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload
+S3BucketLifecycleConfigurationRuleFilter = aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRuleFilter
+S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration = aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration
+S3BucketOwnershipControls = aws.s3_bucket_ownership_controls.S3BucketOwnershipControls
+S3BucketOwnershipControlsRule = aws.s3_bucket_ownership_controls.S3BucketOwnershipControlsRule
+S3BucketPolicy = aws.s3_bucket_policy.S3BucketPolicy
+S3BucketPublicAccessBlock = aws.s3_bucket_public_access_block.S3BucketPublicAccessBlock
+S3BucketServerSideEncryptionConfigurationA = aws.s3_bucket_server_side_encryption_configuration.S3BucketServerSideEncryptionConfigurationA
+S3BucketServerSideEncryptionConfigurationRuleA = aws.s3_bucket_server_side_encryption_configuration.S3BucketServerSideEncryptionConfigurationRuleA
+S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA = aws.s3_bucket_server_side_encryption_configuration.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA
+S3BucketVersioningA = aws.s3_bucket_versioning.S3BucketVersioningA
+S3BucketVersioningVersioningConfiguration = aws.s3_bucket_versioning.S3BucketVersioningVersioningConfiguration
 
 
 #: Terraform's ``bucket_prefix`` leaves 26 characters of S3's 63 for its unique suffix.

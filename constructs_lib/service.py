@@ -7,27 +7,28 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from cdktf import ITerraformDependable
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
-from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
-from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion
-from cdktf_cdktf_provider_aws.ecs_cluster import EcsCluster, EcsClusterSetting
-from cdktf_cdktf_provider_aws.ecs_cluster_capacity_providers import EcsClusterCapacityProviders
-from cdktf_cdktf_provider_aws.ecs_service import EcsService, EcsServiceCapacityProviderStrategy
-from cdktf_cdktf_provider_aws.ecs_task_definition import (
-    EcsTaskDefinition,
-    EcsTaskDefinitionVolume,
-    EcsTaskDefinitionVolumeEfsVolumeConfiguration,
-    EcsTaskDefinitionVolumeEfsVolumeConfigurationAuthorizationConfig,
-)
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from constructs_lib import validation
+from constructs_lib.framework import ITerraformDependable, aws
 from constructs_lib.naming import Names
 from constructs_lib.policy import Role, grant, statement
 from constructs_lib.validation import Props, check
+
+CloudwatchLogGroup = aws.cloudwatch_log_group.CloudwatchLogGroup
+DataAwsCallerIdentity = aws.data_aws_caller_identity.DataAwsCallerIdentity
+DataAwsPartition = aws.data_aws_partition.DataAwsPartition
+DataAwsRegion = aws.data_aws_region.DataAwsRegion
+EcsCluster = aws.ecs_cluster.EcsCluster
+EcsClusterSetting = aws.ecs_cluster.EcsClusterSetting
+EcsClusterCapacityProviders = aws.ecs_cluster_capacity_providers.EcsClusterCapacityProviders
+EcsService = aws.ecs_service.EcsService
+EcsServiceCapacityProviderStrategy = aws.ecs_service.EcsServiceCapacityProviderStrategy
+EcsTaskDefinition = aws.ecs_task_definition.EcsTaskDefinition
+EcsTaskDefinitionVolume = aws.ecs_task_definition.EcsTaskDefinitionVolume
+EcsTaskDefinitionVolumeEfsVolumeConfiguration = aws.ecs_task_definition.EcsTaskDefinitionVolumeEfsVolumeConfiguration
+EcsTaskDefinitionVolumeEfsVolumeConfigurationAuthorizationConfig = aws.ecs_task_definition.EcsTaskDefinitionVolumeEfsVolumeConfigurationAuthorizationConfig
+IamRolePolicy = aws.iam_role_policy.IamRolePolicy
 
 #: The dockerLabels key that lists the bind-mount paths the image declares as VOLUME.
 IMAGE_VOLUMES_LABEL = "org.paddleocr-efs.image-volumes"

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cdktf import TerraformOutput, TerraformStack
-from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from constructs import Construct
 
 from constructs_lib.backend import add_backend
 from constructs_lib.config import Settings
 from constructs_lib.documents import DocumentPipeline
+from constructs_lib.framework import TerraformOutput, TerraformStack, aws
 from constructs_lib.iam import TaskRoles
 from constructs_lib.image_repository import ImageRepository
 from constructs_lib.model_cache import ModelCache
@@ -23,6 +22,8 @@ from constructs_lib.provider import add_aws_provider
 from constructs_lib.scaling import QueueScaling
 from constructs_lib.secure_bucket import SecureBucket, SecureBucketProps
 from constructs_lib.service import OcrService
+
+DataAwsCallerIdentity = aws.data_aws_caller_identity.DataAwsCallerIdentity
 
 
 class AppStack(TerraformStack):

@@ -18,7 +18,7 @@ def settings(**overrides) -> Settings:
 
 
 def synth_stack(stack) -> dict:
-    from cdktf import Testing
+    from constructs_lib.framework import Testing
 
     return json.loads(Testing.synth(stack))
 
@@ -55,8 +55,7 @@ def load_stack(stacks: Path, name: str) -> dict:
 
 def new_stack(name: str = "test"):
     """An empty stack with the AWS provider, for construct unit tests."""
-    from cdktf import TerraformStack, Testing
-
+    from constructs_lib.framework import TerraformStack, Testing
     from constructs_lib.provider import add_aws_provider
 
     stack = TerraformStack(Testing.app(), name)
@@ -75,3 +74,16 @@ def role_policies(doc: dict, role: str) -> dict:
     """Inline policies of the role whose reference contains ``role``: name -> [(effect, actions, resources)]."""
     return {policy["name"]: [(st["effect"], st["actions"], st["resources"]) for st in policy_statements(doc, policy["policy"])]
             for policy in resources(doc, "aws_iam_role_policy") if role in policy["role"]}
+
+
+def assert_refused(props_class, props: dict, message: str) -> None:
+    """Building ``props_class(**props)`` fails with one line that starts ``<Class>.<message>``."""
+    import pytest
+
+    from constructs_lib.validation import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        props_class(**props)
+    text = str(error.value)
+    assert text.startswith(f"{props_class.__name__}.{message}"), text
+    assert "\n" not in text

@@ -3,11 +3,11 @@
 import json
 
 import pytest
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 
 from constructs_lib.documents import DocumentPipeline, DocumentPipelineProps
-from constructs_lib.validation import ConfigError
+from constructs_lib.framework import aws
 from tests.synth import (
+    assert_refused,
     data_sources,
     load_stack,
     new_stack,
@@ -67,7 +67,7 @@ def test_document_buckets_keep_their_objects_unless_force_destroy_is_set(service
 def test_worker_grants_are_consume_read_input_and_write_output_exactly():
     stack = new_stack()
     documents = DocumentPipeline(stack, "documents", project="teamb", account_id="111122223333")
-    role = IamRole(stack, "role", name="r", assume_role_policy="{}")
+    role = aws.iam_role.IamRole(stack, "role", name="r", assume_role_policy="{}")
     added = documents.grant_process(role)
     assert [p.node.scope.node.id for p in added] == [
         "role-grant-documents-queue", "role-grant-documents-read-input", "role-grant-documents-write-output"]
@@ -85,12 +85,10 @@ BAD_PROPS = {
     "input bucket name": (dict(existing_input_bucket="Scans"), "existing_input_bucket: 'Scans' is not valid"),
     # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html: 80 characters
     "queue name too long": (dict(name="q" * 75), "name: '" + "q" * 75 + "-jobs-dlq' must be 1-80 characters"),
-    "bucket prefix too long": (dict(name="d" * 40), "bucket_prefix: '" + "d" * 40 + "-out-' is longer than 37"),
+    "bucket prefix too long": (dict(name="d" * 40), "name: '" + "d" * 40 + "' is too long: '<name>-out-' must fit"),
 }
 
 
 @pytest.mark.parametrize("props,message", BAD_PROPS.values(), ids=BAD_PROPS.keys())
 def test_props_refuse_what_s3_and_sqs_refuse(props, message):
-    with pytest.raises(ConfigError) as error:
-        DocumentPipelineProps(**props)
-    assert str(error.value).startswith(("DocumentPipelineProps." + message, "SecureBucketProps." + message)), str(error.value)
+    assert_refused(DocumentPipelineProps, props, message)

@@ -5,15 +5,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 
-from constructs_lib.image_repository import (
-    ImageRepository,
-    ImageRepositoryProps,
-    content_hash,
-)
-from constructs_lib.validation import ConfigError
+from constructs_lib.framework import aws
+from constructs_lib.image_repository import ImageRepository, ImageRepositoryProps, content_hash
 from tests.synth import (
+    assert_refused,
     load_stack,
     new_stack,
     one,
@@ -89,7 +85,7 @@ def test_repository_name_derives_from_the_project_and_pull_is_this_repository_on
     stack = new_stack()
     image = ImageRepository(stack, "image", ImageRepositoryProps(build=False, image_uri="public.ecr.aws/x/y:1"),
                             project="teamb", region="us-east-1", context_dir=tmp_path)
-    role = IamRole(stack, "role", name="r", assume_role_policy="{}")
+    role = aws.iam_role.IamRole(stack, "role", name="r", assume_role_policy="{}")
     image.grant_pull(role)
     doc = synth_stack(stack)
     assert one(resources(doc, "aws_ecr_repository"))["name"] == "teamb-processor"
@@ -106,6 +102,4 @@ def test_repository_name_derives_from_the_project_and_pull_is_this_repository_on
     (dict(keep_images=0), "keep_images: must be between 1 and 10000"),
 ], ids=["upper case", "too short", "trailing separator", "no image", "keep none"])
 def test_props_refuse_what_ecr_refuses(props, message):
-    with pytest.raises(ConfigError) as error:
-        ImageRepositoryProps(**props)
-    assert str(error.value).startswith(f"ImageRepositoryProps.{message}"), str(error.value)
+    assert_refused(ImageRepositoryProps, props, message)

@@ -3,19 +3,10 @@
 import json
 
 import pytest
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 
+from constructs_lib.framework import aws
 from constructs_lib.model_cache import ModelCache, ModelCacheProps
-from constructs_lib.validation import ConfigError
-from tests.synth import (
-    data_sources,
-    new_stack,
-    one,
-    policy_statements,
-    ref,
-    resources,
-    synth_stack,
-)
+from tests.synth import assert_refused, data_sources, new_stack, one, policy_statements, ref, resources, synth_stack
 
 
 def synth_cache(grant=None, **model_cache):
@@ -24,7 +15,7 @@ def synth_cache(grant=None, **model_cache):
                        subnets_by_az={"us-east-1a": "subnet-a", "us-east-1b": "subnet-b"},
                        client_security_group_id="sg-tasks")
     if grant:
-        role = IamRole(stack, "role", name="r", assume_role_policy="{}")
+        role = aws.iam_role.IamRole(stack, "role", name="r", assume_role_policy="{}")
         getattr(cache, grant)(role)
     return synth_stack(stack)
 
@@ -196,10 +187,7 @@ BAD_PROPS = {
 
 @pytest.mark.parametrize("props,message", BAD_PROPS.values(), ids=BAD_PROPS.keys())
 def test_props_refuse_what_efs_refuses_in_one_line_naming_the_field(props, message):
-    with pytest.raises(ConfigError) as error:
-        ModelCacheProps(**props)
-    assert str(error.value).startswith(f"ModelCacheProps.{message}"), str(error.value)
-    assert "\n" not in str(error.value)
+    assert_refused(ModelCacheProps, props, message)
 
 
 def test_name_derives_from_the_project_unless_set():

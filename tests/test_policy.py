@@ -1,9 +1,6 @@
 """Grants attach to the principal, like aws-cdk-lib's Grant, and return what they added."""
 
-from cdktf import App, TerraformStack
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-
+from constructs_lib.framework import App, TerraformStack, aws
 from constructs_lib.policy import deny_without_tls, grant, service_trust_policy, statement
 from tests.synth import resources, synth_stack
 
@@ -11,28 +8,26 @@ from tests.synth import resources, synth_stack
 def test_a_grant_lives_beside_the_role_not_the_resource(tmp_path):
     app = App(outdir=str(tmp_path))
     earlier, later = TerraformStack(app, "earlier"), TerraformStack(app, "later")
-    from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
-
-    queue = SqsQueue(earlier, "queue", name="q")
-    role = IamRole(later, "role", name="r", assume_role_policy="{}")
+    queue = aws.sqs_queue.SqsQueue(earlier, "queue", name="q")
+    role = aws.iam_role.IamRole(later, "role", name="r", assume_role_policy="{}")
     added = grant(role, "consume", [statement("Consume", ["sqs:ReceiveMessage"], [queue.arn])])
-    assert isinstance(added, IamRolePolicy)
+    assert isinstance(added, aws.iam_role_policy.IamRolePolicy)
     assert resources(synth_stack(earlier), "aws_iam_role_policy") == []
     [policy] = resources(synth_stack(later), "aws_iam_role_policy")
     assert policy["name"] == "consume"
 
 
 def test_two_roles_in_one_scope_can_get_the_same_grant():
-    from cdktf import Testing
+    from constructs_lib.framework import Testing
 
     stack = TerraformStack(Testing.app(), "s")
     for name in ("a", "b"):
-        grant(IamRole(stack, name, name=name, assume_role_policy="{}"), "read", [statement("Read", ["s3:GetObject"], ["*"])])
+        grant(aws.iam_role.IamRole(stack, name, name=name, assume_role_policy="{}"), "read", [statement("Read", ["s3:GetObject"], ["*"])])
     assert len(resources(synth_stack(stack), "aws_iam_role_policy")) == 2
 
 
 def test_tls_deny_and_confused_deputy_trust():
-    from cdktf import Testing
+    from constructs_lib.framework import Testing
 
     stack = TerraformStack(Testing.app(), "s")
     service_trust_policy(stack, "trust", "ecs-tasks.amazonaws.com", "111122223333", "arn:aws:ecs:*:111122223333:*")

@@ -5,7 +5,7 @@ from tests.synth import synth_stack
 
 
 def stack_with_provider(**kwargs):
-    from cdktf import TerraformStack, Testing
+    from constructs_lib.framework import TerraformStack, Testing
 
     stack = TerraformStack(Testing.app(), "p")
     add_aws_provider(stack, region="eu-west-1", project="teamb", **kwargs)
@@ -23,11 +23,10 @@ def test_a_consumer_chooses_its_own_constraint():
 
 
 def test_constraint_alone_for_a_stack_with_its_own_provider():
-    from cdktf import TerraformStack, Testing
-    from cdktf_cdktf_provider_aws.provider import AwsProvider
+    from constructs_lib.framework import TerraformStack, Testing, aws
 
     stack = TerraformStack(Testing.app(), "own")
-    AwsProvider(stack, "aws", region="us-west-2")
+    aws.provider.AwsProvider(stack, "aws", region="us-west-2")
     constrain_aws_provider(stack)
     assert synth_stack(stack)["terraform"]["required_providers"]["aws"]["version"] == AWS_PROVIDER_CONSTRAINT
 

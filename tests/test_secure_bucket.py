@@ -1,11 +1,10 @@
 """SecureBucket: every bucket here is versioned, encrypted, private and TLS-only."""
 
 import pytest
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 
+from constructs_lib.framework import aws
 from constructs_lib.secure_bucket import SecureBucket, SecureBucketProps
-from constructs_lib.validation import ConfigError
-from tests.synth import new_stack, resources, role_policies, synth_stack
+from tests.synth import assert_refused, new_stack, resources, role_policies, synth_stack
 
 
 def test_buckets_are_hardened(service_doc):
@@ -28,15 +27,13 @@ def test_buckets_are_hardened(service_doc):
 ], ids=["upper case", "too short", "double dot", "ip address", "reserved prefix", "reserved suffix",
         "prefix too long", "no noncurrent days"])
 def test_props_refuse_names_s3_refuses(props, message):
-    with pytest.raises(ConfigError) as error:
-        SecureBucketProps(**props)
-    assert str(error.value).startswith(f"SecureBucketProps.{message}"), str(error.value)
+    assert_refused(SecureBucketProps, props, message)
 
 
 def test_grant_put_is_limited_to_the_prefix():
     stack = new_stack()
     bucket = SecureBucket(stack, "b", SecureBucketProps(bucket_name="acme-out"))
-    role = IamRole(stack, "role", name="r", assume_role_policy="{}")
+    role = aws.iam_role.IamRole(stack, "role", name="r", assume_role_policy="{}")
     bucket.grant_put(role, "results/", "write-results")
     [(effect, actions, res)] = role_policies(synth_stack(stack), "role")["write-results"]
     assert (effect, actions) == ("Allow", ["s3:PutObject"]) and res[0].endswith(".arn}/results/*")

@@ -9,16 +9,15 @@ The image is given by URI (built by your CI); ``ImageRepositoryProps(build=True)
 
 from pathlib import Path
 
-from cdktf import App, TerraformOutput, TerraformStack
 from constructs import Construct
 
 from constructs_lib import lazy_provider
 
-lazy_provider.install()  # optional: synthesize in seconds instead of ~20 s
+lazy_provider.install()  # optional, before the first provider import: synthesize in seconds, not ~20 s
 
-from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity  # noqa: E402
-
+# cdktf or CDK Terrain, whichever is installed (see constructs_lib/framework.py)
 from constructs_lib.documents import DocumentPipeline, DocumentPipelineProps  # noqa: E402
+from constructs_lib.framework import App, TerraformOutput, TerraformStack, aws  # noqa: E402
 from constructs_lib.iam import TaskRoles  # noqa: E402
 from constructs_lib.image_repository import ImageRepository, ImageRepositoryProps  # noqa: E402
 from constructs_lib.model_cache import ModelCache  # noqa: E402
@@ -36,7 +35,7 @@ class OcrStack(TerraformStack):
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
         add_aws_provider(self, region=REGION, project=PROJECT, tags={"CostCenter": "ocr"})
-        account = DataAwsCallerIdentity(self, "account")
+        account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
 
         network = Network(self, "network", NetworkProps(availability_zones=["eu-central-1a", "eu-central-1b"]),
                           project=PROJECT)

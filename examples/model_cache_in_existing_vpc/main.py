@@ -6,15 +6,14 @@ zone, its access point, NFS open to your tasks' security group only, and read ac
 existing role through the access point. Run ``cdktf synth`` here, or ``python main.py``.
 """
 
-from cdktf import App, TerraformOutput, TerraformStack
 from constructs import Construct
 
 from constructs_lib import lazy_provider
 
-lazy_provider.install()  # optional: synthesize in seconds instead of ~20 s
+lazy_provider.install()  # optional, before the first provider import: synthesize in seconds, not ~20 s
 
-from cdktf_cdktf_provider_aws.data_aws_iam_role import DataAwsIamRole  # noqa: E402
-
+# cdktf or CDK Terrain, whichever is installed (see constructs_lib/framework.py)
+from constructs_lib.framework import App, TerraformOutput, TerraformStack, aws  # noqa: E402
 from constructs_lib.model_cache import ModelCache, ModelCacheProps  # noqa: E402
 from constructs_lib.provider import add_aws_provider  # noqa: E402
 
@@ -32,7 +31,7 @@ class ModelCacheStack(TerraformStack):
         cache = ModelCache(self, "models", ModelCacheProps(uid=1000, gid=1000, backups=False), project=PROJECT,
                            vpc_id=VPC_ID, subnets_by_az=PRIVATE_SUBNETS,
                            client_security_group_id=TASK_SECURITY_GROUP)
-        role = DataAwsIamRole(self, "task-role", name=TASK_ROLE)
+        role = aws.data_aws_iam_role.DataAwsIamRole(self, "task-role", name=TASK_ROLE)
         cache.grant_read(role)
         TerraformOutput(self, "file_system_id", value=cache.file_system_id)
         TerraformOutput(self, "access_point_id", value=cache.access_point_id)
