@@ -5,6 +5,11 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 SCAN_VENV := .venv-scan
+# CDK Terrain, the community fork of cdktf: its own virtualenv, so that each framework is tested
+# as a consumer who installed only it would run it.
+CDKTN_VENV := .venv-cdktn
+# What make test runs on cdktn besides cdktf: unit, golden, terraform validate and checkov tiers.
+CDKTN_TIERS := not ocr and not moto and not e2e and not runner and not chaos and not cdktf and not cdktn
 CHECKOV_VERSION := 3.3.30
 
 # cdktf's CLI must not phone home.
@@ -16,9 +21,9 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(CURDIR)/$(SCA
 # The container tests build, push and run images without a Docker engine (README: Prerequisites).
 CONTAINER_PACKAGES := podman buildah catatonit debootstrap docker-registry runc openssl busybox-static
 
-.PHONY: setup container-tools synth test test-fast scan bench golden run-task clean
+.PHONY: setup container-tools synth synth-cdktn test test-cdktn test-fast scan bench golden run-task clean
 
-setup: $(VENV)/.installed node_modules/.installed $(SCAN_VENV)/.installed
+setup: $(VENV)/.installed node_modules/.installed $(SCAN_VENV)/.installed $(CDKTN_VENV)/.installed
 
 # Installs the Debian packages when it can (root with apt-get, as in CI); otherwise stops at once
 # with one line naming them.
@@ -36,7 +41,13 @@ container-tools:
 $(VENV)/.installed: pyproject.toml requirements.lock image/pyproject.toml image/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -c requirements.lock -r image/requirements.txt -e '.[dev]' -e ./image
+	$(VENV)/bin/pip install --quiet -c requirements.lock -r image/requirements.txt -e '.[dev,cdktf]' -e ./image
+	touch $@
+
+$(CDKTN_VENV)/.installed: pyproject.toml requirements-cdktn.lock
+	$(PYTHON) -m venv $(CDKTN_VENV)
+	$(CDKTN_VENV)/bin/pip install --quiet --upgrade pip
+	$(CDKTN_VENV)/bin/pip install --quiet -c requirements-cdktn.lock -e '.[cdktn]' pytest
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -49,11 +60,19 @@ $(SCAN_VENV)/.installed:
 	$(SCAN_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
 	touch $@
 
-synth: setup
+synth: $(VENV)/.installed node_modules/.installed
 	npx cdktf synth
+
+# The same app on CDK Terrain: same JSON apart from the version stamp and the provider source.
+synth-cdktn: $(CDKTN_VENV)/.installed node_modules/.installed
+	CDKTF_OUTDIR=cdktf.out.cdktn $(CDKTN_VENV)/bin/python main.py
 
 test: setup container-tools
 	$(VENV)/bin/pytest
+	$(MAKE) --no-print-directory test-cdktn
+
+test-cdktn: setup
+	$(CDKTN_VENV)/bin/pytest -m "$(CDKTN_TIERS)" tests --ignore=tests/worker --ignore=tests/e2e
 
 test-fast: setup
 	$(VENV)/bin/pytest -m "not terraform and not scan and not ocr and not moto and not slow and not runner"
@@ -74,4 +93,4 @@ golden: setup
 	UPDATE_GOLDEN=1 $(VENV)/bin/pytest tests/test_golden.py
 
 clean:
-	rm -rf cdktf.out .pytest_cache
+	rm -rf cdktf.out cdktf.out.cdktn .pytest_cache
