@@ -7,12 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib.config import (
-    ConfigError,
-    Settings,
-    load_settings,
-    settings_from_dict,
-)
+from constructs_lib.config import ConfigError, Settings, load_settings, settings_from_dict
 from constructs_lib.naming import Names
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""The package as a consumer gets it: `pip install .` into a fresh virtualenv outside the repo,
+"""The package as a consumer gets it: `pip install .[cdktf]` into a fresh virtualenv outside the repo,
 then each example in examples/ synthesizes and passes `terraform validate` with the real provider."""
 
 import os
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from constructs_lib import framework
 from tests.test_terraform import validate_all
 
 pytestmark = [pytest.mark.terraform, pytest.mark.slow]
@@ -19,8 +20,8 @@ EXAMPLES = sorted(p.name for p in (ROOT / "examples").iterdir() if (p / "main.py
 
 @pytest.fixture(scope="module")
 def consumer_python(tmp_path_factory) -> Path:
-    """A fresh virtualenv with only `pip install <repo>` in it (dependencies from the index, within
-    pyproject's ranges; no editable install, no dev extras)."""
+    """A fresh virtualenv with only `pip install <repo>[<framework>]` in it (dependencies from the
+    index, within pyproject's ranges; no editable install, no dev extras)."""
     venv = tmp_path_factory.mktemp("consumer") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
@@ -28,8 +29,9 @@ def consumer_python(tmp_path_factory) -> Path:
     source = tmp_path_factory.mktemp("source") / "paddleocr-efs"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
         ".git", ".venv*", "node_modules", "cdktf.out", "*.egg-info", "__pycache__", ".pytest_cache", "terraform.*"))
-    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(source)], capture_output=True,
-                            text=True, timeout=1200)
+    # The extra of the framework this test runs on: [cdktf], or [cdktn] under make test-cdktn.
+    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"{source}[{framework.NAME}]"],
+                            capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
     return python
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.cdktf  # CDK Terrain's bindings load lazily on their own (tests/test_framework.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -5,16 +5,7 @@ import json
 import pytest
 
 from constructs_lib.monitoring import MonitoringProps
-from constructs_lib.validation import ConfigError
-from tests.synth import (
-    load_stack,
-    one,
-    policy_statements,
-    ref,
-    resources,
-    settings,
-    synth_app,
-)
+from tests.synth import assert_refused, load_stack, one, policy_statements, ref, resources, settings, synth_app
 
 
 def test_tasks_stopping_with_a_failed_container_notify_the_alarm_topic(service_doc):
@@ -83,6 +74,4 @@ def test_dashboard_has_the_guides_efs_metrics_queue_tasks_cpu_memory(service_doc
     (dict(name="ocr alarms"), "name: 'ocr alarms' is not valid"),
 ], ids=["no at sign", "no domain", "space in name"])
 def test_props_refuse_what_sns_and_cloudwatch_refuse(props, message):
-    with pytest.raises(ConfigError) as error:
-        MonitoringProps(**props)
-    assert str(error.value).startswith(f"MonitoringProps.{message}"), str(error.value)
+    assert_refused(MonitoringProps, props, message)

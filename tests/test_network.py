@@ -6,16 +6,7 @@ import subprocess
 import pytest
 
 from constructs_lib.network import Network, NetworkProps, subnet_cidrs
-from constructs_lib.validation import ConfigError
-from tests.synth import (
-    data_sources,
-    new_stack,
-    one,
-    ref,
-    resources,
-    settings,
-    synth_stack,
-)
+from tests.synth import assert_refused, data_sources, new_stack, one, ref, resources, settings, synth_stack
 
 
 def synth_network(**network):
@@ -194,10 +185,7 @@ BAD_PROPS = {
 
 @pytest.mark.parametrize("props,message", BAD_PROPS.values(), ids=BAD_PROPS.keys())
 def test_props_refuse_what_ec2_refuses_in_one_line_naming_the_field(props, message):
-    with pytest.raises(ConfigError) as error:
-        NetworkProps(**props)
-    assert str(error.value).startswith(f"NetworkProps.{message}"), str(error.value)
-    assert "\n" not in str(error.value)
+    assert_refused(NetworkProps, props, message)
 
 
 def test_default_props_need_no_zones_and_names_derive_from_the_project():

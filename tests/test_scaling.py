@@ -3,8 +3,7 @@
 import pytest
 
 from constructs_lib.scaling import QueueScaling, QueueScalingProps
-from constructs_lib.validation import ConfigError
-from tests.synth import new_stack, one, resources, synth_stack
+from tests.synth import assert_refused, new_stack, one, resources, synth_stack
 
 
 def test_scaling_from_zero_to_max(service_doc):
@@ -45,9 +44,7 @@ def test_scale_from_zero_sets_exactly_one_task_only_while_none_is_wanted(service
     (dict(backlog_per_task=0), "backlog_per_task: must be at least 1"),
 ], ids=["no tasks", "over the service quota", "min above max", "zero backlog"])
 def test_props_refuse_bounds_application_auto_scaling_refuses(props, message):
-    with pytest.raises(ConfigError) as error:
-        QueueScalingProps(**props)
-    assert str(error.value) == f"QueueScalingProps.{message}"
+    assert_refused(QueueScalingProps, props, message)
 
 
 def test_bounds_come_from_the_props():

@@ -72,7 +72,7 @@ def project_copy(dest: Path) -> Path:
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         else:
             shutil.copy2(src, dest / name)
-    for link in (".venv", "node_modules"):
+    for link in (".venv", ".venv-cdktn", "node_modules"):
         (dest / link).symlink_to(ROOT / link)
     return dest
 

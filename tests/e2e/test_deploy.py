@@ -1,5 +1,9 @@
-"""Deploy every stack with `npx cdktf deploy` against a real moto server, check what AWS holds,
-plan again (no changes), race the state lock, and destroy everything.
+"""Deploy every stack against a real moto server, check what AWS holds, plan again under both
+frameworks (no changes), race the state lock, and destroy everything.
+
+The first stacks are deployed with cdktf's CLI and the later ones with CDK Terrain's (`npx cdktn
+deploy`, on .venv-cdktn), reading each other's remote state; then each framework synthesizes all
+stacks and plans them empty, and cdktf's CLI destroys them: state moves freely between the two.
 
 The stacks run on the S3 backend in moto with S3-native locking, so every cross-stack reference
 goes through terraform_remote_state. moto serves real TLS with a certificate made here, so the
@@ -18,6 +22,9 @@ from tests.e2e.harness import MotoServer, project_copy, run
 pytestmark = [pytest.mark.e2e, pytest.mark.moto, pytest.mark.terraform, pytest.mark.slow]
 
 STACKS = ["network", "model-cache", "service"]
+#: Which CLI deploys each stack, and the Python that runs the app for it.
+CLI = {"cdktf": ["npx", "cdktf"], "cdktn": ["npx", "cdktn", "--app", ".venv-cdktn/bin/python main.py"]}
+DEPLOYED_WITH = {"bootstrap": "cdktf", "network": "cdktf", "model-cache": "cdktn", "service": "cdktn"}
 IMAGE_URI = "127.0.0.1:5000/ocr-worker:e2e"
 
 
@@ -36,10 +43,10 @@ def deployment(tmp_path_factory, terraform_env):
                for name in ("efs", "ec2", "iam", "ecs", "sqs", "s3", "cloudwatch", "application-autoscaling", "events",
                             "sns")}
     # Offline, `providers lock` cannot reach the registry: the mirror's provider is used as is.
-    deploy = ["npx", "cdktf", "deploy", "--auto-approve", "--skip-provider-lock", "--ignore-missing-stack-dependencies"]
-    run(deploy[:3] + ["bootstrap"] + deploy[3:], project, env)
-    for stack in STACKS:
-        run(deploy[:3] + [stack] + deploy[3:], project, env)
+    for stack in ["bootstrap"] + STACKS:
+        npx, cli, *app = CLI[DEPLOYED_WITH[stack]]
+        run([npx, cli, "deploy", stack, *app, "--auto-approve", "--skip-provider-lock",
+             "--ignore-missing-stack-dependencies"], project, env)
     yield {"project": project, "env": env, "aws": clients, "moto": moto}
     moto.stop()
 
@@ -148,11 +155,16 @@ def test_alarms_dashboard_and_scaling(deployment):
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 10)
 
 
-def test_every_stack_converges(deployment):
+@pytest.mark.parametrize("framework", ["cdktn", "cdktf"])
+def test_every_stack_converges_under_both_frameworks(deployment, framework):
+    """Whichever CLI deployed a stack, the other framework's synth of it plans no change."""
+    run([*CLI[framework][:2], "synth", *CLI[framework][2:]], deployment["project"], deployment["env"])
     for stack in ["bootstrap"] + STACKS:
-        result = run(["terraform", "plan", "-detailed-exitcode", "-input=false", "-no-color"],
-                     stack_dir(deployment, stack), deployment["env"], check=False)
-        assert result.returncode == 0, f"{stack} plans changes after deploy:\n{result.stdout[-4000:]}"
+        cwd = stack_dir(deployment, stack)
+        run(["terraform", "init", "-input=false", "-no-color"], cwd, deployment["env"])
+        result = run(["terraform", "plan", "-detailed-exitcode", "-input=false", "-no-color"], cwd, deployment["env"],
+                     check=False)
+        assert result.returncode == 0, f"{stack} plans changes under {framework}:\n{result.stdout[-4000:]}"
 
 
 def test_state_lock_refuses_a_second_concurrent_apply(deployment):
