@@ -1,6 +1,8 @@
 """The cdktf.json loader: JSON mapped onto the props types, every error one line naming the key."""
 
+import dataclasses
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +11,7 @@ import pytest
 
 from constructs_lib.config import ConfigError, Settings, load_settings, settings_from_dict
 from constructs_lib.naming import Names
+from constructs_lib.validation import Props
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,3 +128,10 @@ def test_main_prints_one_line_and_no_traceback(tmp_path, override, line):
     [printed] = result.stderr.strip().splitlines()
     assert printed.startswith("paddleocr-efs: config error: ") and line in printed
     assert not (tmp_path / "cdktf.out").exists()
+
+
+@pytest.mark.parametrize("props", sorted(Props.__subclasses__(), key=lambda c: c.__name__), ids=lambda c: c.__name__)
+def test_every_field_is_documented_where_help_shows_it(props):
+    doc = props.__doc__ or ""  # what help() prints first; the generated signature does not count
+    missing = [f.name for f in dataclasses.fields(props) if not re.search(rf"\b{f.name}\b[^\n]*:|\b{f.name}:", doc)]
+    assert not missing, f"{props.__name__}'s docstring does not describe {missing}"
