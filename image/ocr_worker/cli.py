@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import threading
 import sys
 from pathlib import Path
 
 from ocr_worker import heartbeat, logs
 from ocr_worker.cache import EXIT_NOT_READY, CacheError, ModelCache
 from ocr_worker.engine import ModelsNotReady
+from ocr_worker.inference import DEFAULT_MAX_WAITING, InferenceThread
 from ocr_worker.models import ModelLock, default_lock_path
 
 log = logging.getLogger("ocr_worker")
@@ -21,17 +23,21 @@ ENV_HELP = """environment:
   OCR_MODEL_LOCK          the model lock file (default: models.lock.json beside the package)
   OCR_MODEL_SOURCE        official | s3://bucket/prefix | https://host/path | file:///dir
   OCR_LOCK_TIMEOUT        seconds warm waits for another warmer (default 900)
+  OCR_MAX_DOCUMENT_SECONDS  longer documents get an error (default 600)
+  OCR_MAX_PAGES           pages of a PDF or frames of a TIFF in one document (default 200)
   OCR_QUEUE_URL, OCR_OUTPUT_BUCKET, OCR_OUTPUT_PREFIX (default results/)
   worker only:
   OCR_VISIBILITY_TIMEOUT  lease on a received message, renewed while it is worked on (default 120)
   OCR_RETRY_DELAY         seconds before a failed document is tried again (default 30)
   OCR_MAX_FAILURES        failed attempts before the worker dead-letters a message (default 3)
   OCR_DLQ_URL             the dead-letter queue it moves such messages to
-  OCR_MAX_DOCUMENT_SECONDS  longer documents get an error result (default 600)
   OCR_STOP_SECONDS        seconds from SIGTERM to SIGKILL, the container's stopTimeout (default 120)
   ECS_AGENT_URI           set by ECS: the worker protects its task from scale-in while busy
   OCR_HEARTBEAT_FILE      touched by worker/serve as their loop runs (default /tmp/ocr-worker.heartbeat)
   OCR_HEARTBEAT_MAX_AGE   seconds after which `health` fails (default 120)
+  serve only:
+  OCR_HOST, OCR_PORT      where to listen (default 0.0.0.0:8080)
+  OCR_MAX_WAITING         requests that may wait for the inference thread; more get 503 (default 32)
 """
 
 
@@ -97,10 +103,16 @@ def cmd_health(args) -> int:
     return 0
 
 
-def _engine():
+def _engine_loader():
+    """Read the engine's settings here, so a bad value is a config error before anything starts;
+    the returned function loads the engine (on the inference thread)."""
+    from ocr_worker.documents import MAX_PAGES
     from ocr_worker.engine import OcrEngine
 
-    return OcrEngine(model_cache())
+    max_pages = env_int("OCR_MAX_PAGES", MAX_PAGES)
+    if max_pages < 1:
+        raise ConfigError(f"OCR_MAX_PAGES: {max_pages} must be at least 1")
+    return lambda: OcrEngine(model_cache(), max_pages=max_pages)
 
 
 def cmd_worker(args) -> int:
@@ -115,7 +127,10 @@ def cmd_worker(args) -> int:
                           max_failures=env_int("OCR_MAX_FAILURES", 3),
                           max_document_seconds=env_int("OCR_MAX_DOCUMENT_SECONDS", 600),
                           stop_seconds=env_int("OCR_STOP_SECONDS", 120))
-    worker = Worker(_engine(), config)
+    # The worker's loop hands each document to the thread that loaded the engine.
+    inference = InferenceThread(_engine_loader(), max_waiting=1)
+    inference.wait_loaded()  # ModelsNotReady: exit EXIT_NOT_READY before touching the queue
+    worker = Worker(inference, config)
     worker.install_signal_handlers()
     worker.run()
     return 0
@@ -124,9 +139,21 @@ def cmd_worker(args) -> int:
 def cmd_serve(args) -> int:
     from ocr_worker.server import OcrServer
 
-    server = OcrServer((args.host, args.port), _engine)
+    port = args.port if args.port is not None else env_int("OCR_PORT", 8080)
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"OCR_PORT: {port} is not a TCP port")
+    server = OcrServer((args.host, port), _engine_loader(), max_waiting=env_int("OCR_MAX_WAITING", DEFAULT_MAX_WAITING),
+                       max_document_seconds=env_int("OCR_MAX_DOCUMENT_SECONDS", 600))
     log.info("listening", extra={"fields": {"host": args.host, "port": server.server_address[1]}})
+
+    def stop_if_the_models_fail_to_load() -> None:
+        server.inference.loaded.wait()
+        if server.inference.engine is None:
+            server.shutdown()
+
+    threading.Thread(target=stop_if_the_models_fail_to_load, daemon=True).start()
     server.serve_forever()
+    server.inference.wait_loaded(0)  # re-raises the load error: ModelsNotReady exits EXIT_NOT_READY
     return 0
 
 
@@ -142,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("worker", help="process documents from the queue")
     serve = sub.add_parser("serve", help="HTTP: /healthz, /readyz, POST /ocr")
     serve.add_argument("--host", default=os.environ.get("OCR_HOST", "0.0.0.0"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("OCR_PORT", "8080")))
+    serve.add_argument("--port", type=int, default=None, help="default: OCR_PORT, else 8080")
     args = parser.parse_args(argv)
     logs.setup(os.environ.get("LOG_LEVEL", "INFO"))
     handler = {"warm": cmd_warm, "verify": cmd_verify, "lock": cmd_lock, "health": cmd_health, "worker": cmd_worker,

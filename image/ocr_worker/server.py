@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from typing import Optional
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ocr_worker.documents import MAX_BYTES, DocumentError
 from ocr_worker.heartbeat import Heartbeat
+from ocr_worker.inference import DEFAULT_MAX_WAITING, Busy, InferenceThread
 
 log = logging.getLogger("ocr_worker.server")
 
@@ -16,36 +19,48 @@ log = logging.getLogger("ocr_worker.server")
 class OcrServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address, load_engine) -> None:
+    def __init__(self, address, load_engine, max_waiting: int = DEFAULT_MAX_WAITING,
+                 max_document_seconds: int = 600) -> None:
         super().__init__(address, _Handler)
-        self.engine = None
-        self.load_error = None
-        self.ocr_lock = threading.Lock()  # one inference at a time: the pipeline is not thread-safe
+        self.max_document_seconds = max_document_seconds
         self.heartbeat = Heartbeat()
-        threading.Thread(target=self._load, args=(load_engine,), daemon=True).start()
+        # Request threads never touch the engine: every inference runs on this one thread.
+        self.inference = InferenceThread(load_engine, max_waiting)
+        threading.Thread(target=self._log_load, daemon=True).start()
 
     def service_actions(self) -> None:
         # Runs on every turn of serve_forever's loop: the heartbeat shows the server is serving.
         self.heartbeat.beat()
 
-    def _load(self, load_engine) -> None:
-        try:
-            self.engine = load_engine()
-            log.info("ready", extra={"fields": {"load_seconds": round(self.engine.load_seconds, 2)}})
-        except Exception as error:
-            self.load_error = f"{type(error).__name__}: {error}"
-            log.error("model load failed", extra={"fields": {"error": self.load_error}})
+    def _log_load(self) -> None:
+        self.inference.loaded.wait()
+        if self.inference.engine is not None:
+            log.info("ready", extra={"fields": {"load_seconds": round(self.inference.engine.load_seconds, 2)}})
+        else:
+            log.error("model load failed", extra={"fields": {"error": self.inference.load_error}})
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: OcrServer
 
+    def _deadline(self):
+        """Stops a document after OCR_MAX_DOCUMENT_SECONDS, checked after each page."""
+        limit, start = self.server.max_document_seconds, time.monotonic()
+
+        def on_page(index: int) -> None:
+            if time.monotonic() - start > limit:
+                raise DocumentError(f"document took more than {limit} s (OCR_MAX_DOCUMENT_SECONDS) after "
+                                    f"{index + 1} pages")
+        return on_page
+
     def log_message(self, fmt, *args) -> None:
         log.info(fmt % args)
 
-    def _reply(self, status: int, body: dict) -> None:
+    def _reply(self, status: int, body: dict, headers: Optional[dict] = None) -> None:
         data = json.dumps(body, ensure_ascii=False).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -55,11 +70,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/healthz":
             self._reply(200, {"status": "ok"})
         elif self.path == "/readyz":
-            if self.server.engine is not None:
-                self._reply(200, {"status": "ready", "models": self.server.engine.model_names})
+            inference = self.server.inference
+            if inference.engine is not None:
+                self._reply(200, {"status": "ready", "models": inference.model_names})
             else:
-                self._reply(503, {"status": "failed" if self.server.load_error else "loading",
-                                  "error": self.server.load_error})
+                self._reply(503, {"status": "failed" if inference.load_error else "loading",
+                                  "error": inference.load_error})
         else:
             self._reply(404, {"error": f"no such path: {self.path}"})
 
@@ -75,11 +91,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return self._reply(413, {"error": f"document is {length} bytes; the limit is {MAX_BYTES}"})
         data = self.rfile.read(length)
-        if self.server.engine is None:
-            return self._reply(503, {"error": "models are not loaded yet"})
+        if self.server.inference.engine is None:
+            return self._reply(503, {"error": "models are not loaded yet"}, {"Retry-After": "5"})
         try:
-            with self.server.ocr_lock:
-                result = self.server.engine.ocr_document(data)
+            result = self.server.inference.ocr_document(data, on_page=self._deadline())
+        except Busy as error:
+            return self._reply(503, {"error": f"busy: {error}"}, {"Retry-After": "5"})
         except DocumentError as error:
             return self._reply(400, {"error": str(error)})
         self._reply(200, result)

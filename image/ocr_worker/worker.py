@@ -41,6 +41,7 @@ import botocore.exceptions
 
 from ocr_worker.documents import MAX_BYTES, DocumentError, page_count
 from ocr_worker.engine import OcrEngine
+from ocr_worker.inference import InferenceThread
 from ocr_worker.heartbeat import Heartbeat
 from ocr_worker.protection import TaskProtection
 
@@ -119,8 +120,10 @@ def _is_missing(error: botocore.exceptions.ClientError) -> bool:
 
 
 class Worker:
-    def __init__(self, engine: OcrEngine, config: WorkerConfig, sqs=None, s3=None,
+    def __init__(self, engine: "OcrEngine | InferenceThread", config: WorkerConfig, sqs=None, s3=None,
                  protection: Optional[TaskProtection] = None) -> None:
+        """``engine``: the InferenceThread that owns the engine (as `ocr-worker worker` runs it), or
+        an OcrEngine called from this thread only."""
         self.engine, self.config = engine, config
         self.sqs, self.s3 = sqs or boto3.client("sqs"), s3 or boto3.client("s3")
         self.protection = protection or TaskProtection.from_environment(config.max_document_seconds)

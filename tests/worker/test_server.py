@@ -1,4 +1,5 @@
-"""`serve`: health, readiness, OCR over HTTP, and 4xx for bad input while it keeps serving."""
+"""`serve`: health, readiness, OCR over HTTP, 4xx for bad input while it keeps serving, every
+valid request answered under sequential and concurrent load, 503 with Retry-After when full."""
 
 import json
 import subprocess
@@ -6,34 +7,40 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.worker.conftest import worker_env
-from tests.worker.docs import INVOICE, encode, encrypted_pdf, text_image
+from tests.worker.conftest import run_cli, worker_env
+from tests.worker.docs import INVOICE, PAGE_TWO, encode, encrypted_pdf, text_image
 
 pytestmark = [pytest.mark.ocr, pytest.mark.slow]
 
 
-def call(url, data=None):
+def call(url, data=None, headers=False):
     request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
     try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
+        with urllib.request.urlopen(request, timeout=300) as response:
+            status, body, got = response.status, json.loads(response.read()), response.headers
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        status, body, got = error.code, json.loads(error.read()), error.headers
+    return (status, body, got) if headers else (status, body)
 
 
-@pytest.fixture(scope="module")
-def server(warm_cache, mirror):
+def start_server(warm_cache, mirror, **env):
     proc = subprocess.Popen([sys.executable, "-m", "ocr_worker", "serve", "--host", "127.0.0.1", "--port", "0"],
-                            env=worker_env(warm_cache, mirror / "models.lock.json", f"file://{mirror}"),
+                            env=worker_env(warm_cache, mirror / "models.lock.json", f"file://{mirror}", **env),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     port = None
     while port is None:
         entry = json.loads(proc.stdout.readline())
         port = entry.get("port")
-    url = f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{port}", proc
+
+
+@pytest.fixture(scope="module")
+def server(warm_cache, mirror):
+    url, proc = start_server(warm_cache, mirror)
     yield url, proc
     proc.terminate()
     proc.wait(timeout=30)
@@ -74,3 +81,58 @@ def test_ocr_returns_the_text(server):
     status, body = call(f"{url}/ocr", encode(text_image(INVOICE), "PNG"))
     assert status == 200
     assert [line["text"] for line in body["pages"][0]["lines"]] == [INVOICE]
+
+
+def lines_of(body):
+    return [line["text"] for page in body["pages"] for line in page["lines"]]
+
+
+def test_every_valid_request_is_answered_sequentially_and_concurrently(server):
+    """PaddleOCR's predictor fails on every second call from a fresh thread: the server must run
+    every inference on its one inference thread, whatever thread the request arrived on."""
+    url, proc = server
+    test_healthz_then_ready(server)
+    documents = {INVOICE: encode(text_image(INVOICE), "PNG"), PAGE_TWO: encode(text_image(PAGE_TWO), "JPEG")}
+    texts = [INVOICE, PAGE_TWO] * 25
+    sequential = [call(f"{url}/ocr", documents[text]) for text in texts]
+    assert [(status, lines_of(body)) for status, body in sequential] == [(200, [text]) for text in texts]
+    with ThreadPoolExecutor(20) as pool:
+        concurrent = list(pool.map(lambda text: call(f"{url}/ocr", documents[text]), texts[:20]))
+    assert [(status, lines_of(body)) for status, body in concurrent] == [(200, [text]) for text in texts[:20]]
+    assert proc.poll() is None
+
+
+def test_a_full_queue_answers_503_with_retry_after(warm_cache, mirror):
+    url, proc = start_server(warm_cache, mirror, OCR_MAX_WAITING="1")
+    try:
+        test_healthz_then_ready((url, proc))
+        data = encode(text_image(INVOICE, (3000, 2000)), "PNG")
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(lambda _: call(f"{url}/ocr", data, headers=True), range(6)))
+        busy = [(body, headers) for status, body, headers in answers if status == 503]
+        done = [body for status, body, _ in answers if status == 200]
+        assert busy and done and len(busy) + len(done) == 6
+        assert all(headers["Retry-After"] == "5" and body["error"].startswith("busy:") for body, headers in busy)
+        assert all(lines_of(body) == [INVOICE] for body in done)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"OCR_PORT": "abc"}, "config error: OCR_PORT: 'abc' is not an integer"),
+    ({"OCR_MAX_PAGES": "0"}, "config error: OCR_MAX_PAGES: 0 must be at least 1"),
+    ({"OCR_MAX_WAITING": "many"}, "config error: OCR_MAX_WAITING: 'many' is not an integer"),
+], ids=["port", "max pages", "max waiting"])
+def test_a_bad_setting_is_one_line_and_exit_2(warm_cache, mirror, env, message):
+    result = run_cli("serve", env=worker_env(warm_cache, mirror / "models.lock.json", f"file://{mirror}", **env))
+    assert result.returncode == 2
+    [line] = (result.stdout + result.stderr).strip().splitlines()
+    assert message in line and "Traceback" not in line
+
+
+def test_serve_exits_15_when_the_models_are_not_ready(tmp_path, mirror):
+    result = run_cli("serve", "--port", "0", env=worker_env(tmp_path / "empty", mirror / "models.lock.json",
+                                                            f"file://{mirror}"), timeout=120)
+    assert result.returncode == 15
+    assert "models not ready in the cache" in result.stdout + result.stderr

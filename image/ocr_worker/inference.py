@@ -1,0 +1,85 @@
+"""Every inference on one long-lived thread that owns the engine.
+
+PaddleOCR's predictor is not safe across threads: called from a new thread each time (as
+``ThreadingHTTPServer`` does), every second call fails with ``RuntimeError: std::exception``.
+So one thread loads the engine and runs every call on it; callers hand it work through a bounded
+queue and wait for the result. A full queue raises :class:`Busy` at once (HTTP 503 with
+Retry-After) instead of piling up requests without limit.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+from typing import Callable, Optional, TypeVar
+
+T = TypeVar("T")
+
+#: Requests that may wait for the inference thread (OCR_MAX_WAITING); more get Busy.
+DEFAULT_MAX_WAITING = 32
+
+
+class Busy(RuntimeError):
+    """Every waiting slot is taken: try again later."""
+
+
+class InferenceThread:
+    """Loads the engine with ``load_engine()`` on its own thread, then runs submitted calls there,
+    one at a time, in order. ``engine`` and ``load_error`` tell how loading went."""
+
+    def __init__(self, load_engine: Callable[[], object], max_waiting: int = DEFAULT_MAX_WAITING) -> None:
+        self.engine = None
+        self.load_error: Optional[str] = None
+        self.loaded = threading.Event()
+        self._jobs: queue.Queue = queue.Queue(maxsize=max_waiting)
+        self._thread = threading.Thread(target=self._run, args=(load_engine,), name="inference", daemon=True)
+        self._thread.start()
+
+    def _run(self, load_engine) -> None:
+        try:
+            self.engine = load_engine()
+        except BaseException as error:  # reported through load_error and wait_loaded()
+            self.load_error = f"{type(error).__name__}: {error}"
+            self._load_exception = error
+            self.loaded.set()
+            return
+        self.loaded.set()
+        while (job := self._jobs.get()) is not None:
+            call, future = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call(self.engine))
+                except BaseException as error:
+                    future.set_exception(error)
+
+    def wait_loaded(self, timeout: Optional[float] = None):
+        """The engine, once loaded; re-raises what loading raised."""
+        if not self.loaded.wait(timeout):
+            raise TimeoutError("the engine is still loading")
+        if self.engine is None:
+            raise self._load_exception
+        return self.engine
+
+    def submit(self, call: Callable[[object], T]) -> "Future[T]":
+        """Queue ``call(engine)``; raises Busy when every waiting slot is taken."""
+        future: Future = Future()
+        try:
+            self._jobs.put_nowait((call, future))
+        except queue.Full:
+            raise Busy(f"{self._jobs.maxsize} requests are already waiting") from None
+        return future
+
+    def ocr_document(self, data: bytes, on_page=None) -> dict:
+        """``engine.ocr_document`` on the inference thread; ``on_page`` runs there too."""
+        return self.submit(lambda engine: engine.ocr_document(data, on_page=on_page)).result()
+
+    @property
+    def model_names(self) -> list[str]:
+        return self.engine.model_names if self.engine is not None else []
+
+    def close(self) -> None:
+        try:
+            self._jobs.put_nowait(None)
+        except queue.Full:
+            pass
