@@ -10,7 +10,7 @@ from typing import Iterable
 import numpy as np
 
 from ocr_worker.cache import ModelCache
-from ocr_worker.documents import pages
+from ocr_worker.documents import MAX_PAGES, PageError, pages
 
 
 class ModelsNotReady(RuntimeError):
@@ -18,8 +18,11 @@ class ModelsNotReady(RuntimeError):
 
 
 class OcrEngine:
-    def __init__(self, cache: ModelCache) -> None:
-        not_ready = [s for s in cache.states(deep=False) if s.state != "ready"]
+    def __init__(self, cache: ModelCache, max_pages: int = MAX_PAGES) -> None:
+        self.max_pages = max_pages
+        # Deep: every file against its manifest sha256, so a same-size corruption (a flipped
+        # byte) is refused here instead of OCRing garbage. It reads what the load reads next.
+        not_ready = [s for s in cache.states(deep=True) if s.state != "ready"]
         if not_ready:
             raise ModelsNotReady("models not ready in the cache: " +
                                  ", ".join(f"{s.name} ({s.state})" for s in not_ready) + "; run `warm` first")
@@ -52,18 +55,23 @@ class OcrEngine:
         self.model_names = [m.name for m in cache.lock.models]
 
     def ocr_page(self, image: np.ndarray) -> list[dict]:
-        result = self.pipeline.predict(image)[0]
+        """OCR one RGB page. PaddleX's pipelines take arrays in OpenCV's BGR order (what its own
+        image reader returns), so the channels are reversed first."""
+        result = self.pipeline.predict(np.ascontiguousarray(image[:, :, ::-1]))[0]
         return [{"text": text, "score": round(float(score), 4), "box": np.asarray(poly).astype(int).tolist()}
                 for text, score, poly in zip(result["rec_texts"], result["rec_scores"], result["rec_polys"])]
 
     def ocr_document(self, data: bytes, on_page=None) -> dict:
-        """OCR page by page (bounded memory); ``on_page(index)`` runs after each page."""
+        """OCR page by page (bounded memory); ``on_page(index)`` runs after each page. A page that
+        cannot be decoded gets ``"error"`` and no lines; the others are still read."""
         out, start = [], time.perf_counter()
-        for index, image in enumerate(pages(data)):
+        for index, image in enumerate(pages(data, self.max_pages)):
             page_start = time.perf_counter()
-            lines = self.ocr_page(image)
-            out.append({"page": index + 1, "lines": lines,
-                        "seconds": round(time.perf_counter() - page_start, 3)})
+            if isinstance(image, PageError):  # the pages before it are kept
+                out.append({"page": image.number, "lines": [], "error": image.error})
+            else:
+                out.append({"page": index + 1, "lines": self.ocr_page(image),
+                            "seconds": round(time.perf_counter() - page_start, 3)})
             if on_page:
                 on_page(index)
         return {"pages": out, "models": self.model_names, "seconds": round(time.perf_counter() - start, 3)}

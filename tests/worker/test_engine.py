@@ -1,5 +1,6 @@
 """Real PaddleOCR inference on real PP-OCRv5 weights, from the verified cache, with no network."""
 
+import shutil
 import subprocess
 import sys
 
@@ -95,3 +96,15 @@ def test_engine_runs_on_a_read_only_cache(warm_cache, mirror, tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == repr([INVOICE])
+
+
+def test_engine_refuses_a_same_size_corruption(warm_cache, mirror, tmp_path):
+    """One flipped byte in a weight file keeps its size: only the sha256 check sees it."""
+    cache = tmp_path / "cache"
+    shutil.copytree(warm_cache, cache, symlinks=True)
+    weights = max((p for p in cache.rglob("*.pdiparams")), key=lambda p: p.stat().st_size)
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelsNotReady, match=r"\(corrupt\)"):
+        OcrEngine(ModelCache(cache, ModelLock.load(mirror / "models.lock.json")))

@@ -1,0 +1,63 @@
+"""The worker reads what stock PaddleOCR reads, on real files: same models, same text.
+
+Stock `paddleocr.PaddleOCR` is given each file's path, as its users do; the worker is given the
+bytes, as the queue and `serve` give them. Colour (channel order), CMYK, grayscale, palette scans
+and EXIF-rotated photos are where a document decoder and PaddleX's own reader can part ways.
+"""
+
+import io
+
+import pytest
+from ocr_worker.cache import ModelCache
+from ocr_worker.engine import OcrEngine, text_of
+from ocr_worker.models import ModelLock
+from PIL import Image
+
+from tests.worker.corpus import resources
+from tests.worker.docs import INVOICE, text_image
+
+pytestmark = [pytest.mark.ocr, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def models(warm_cache, mirror):
+    cache = ModelCache(warm_cache, ModelLock.load(mirror / "models.lock.json"))
+    return cache, OcrEngine(cache)
+
+
+@pytest.fixture(scope="module")
+def stock(models):
+    from paddleocr import PaddleOCR
+
+    cache, _ = models
+    roles = cache.lock.by_role()
+    det, rec = roles["text_detection"], roles["text_recognition"]
+    return PaddleOCR(text_detection_model_name=det.name, text_detection_model_dir=str(cache.model_dir(det)),
+                     text_recognition_model_name=rec.name, text_recognition_model_dir=str(cache.model_dir(rec)),
+                     use_doc_orientation_classify=False, use_doc_unwarping=False, use_textline_orientation=False,
+                     device="cpu")
+
+
+def exif_rotated_photo(tmp_path):
+    """A 'phone photo': pixels stored sideways with EXIF Orientation 6, text upright when viewed."""
+    stored = text_image(INVOICE).transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    stored.save(out, format="JPEG", exif=exif, quality=95)
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(out.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("name", ["baiona_color.jpg", "baiona_cmyk.jpg", "baiona_gray.png", "baiona_colormapped.png",
+                                  "crom.png", "exif photo"])
+def test_worker_reads_what_stock_paddleocr_reads(models, stock, tmp_path, name):
+    path = exif_rotated_photo(tmp_path) if name == "exif photo" else resources() / name
+    _, engine = models
+    ours = list(text_of(engine.ocr_document(path.read_bytes())))
+    theirs = list(stock.predict(str(path))[0]["rec_texts"])
+    assert theirs, f"stock PaddleOCR reads nothing in {name}: not a useful parity case"
+    assert ours == theirs
+    if name == "exif photo":
+        assert ours == [INVOICE]
