@@ -38,6 +38,7 @@ ENV_HELP = """environment:
   serve only:
   OCR_HOST, OCR_PORT      where to listen (default 0.0.0.0:8080)
   OCR_MAX_WAITING         requests that may wait for the inference thread; more get 503 (default 32)
+  OCR_READ_TIMEOUT        seconds a client may stay silent while sending a request (default 30)
 """
 
 
@@ -143,7 +144,8 @@ def cmd_serve(args) -> int:
     if not 0 <= port <= 65535:
         raise ConfigError(f"OCR_PORT: {port} is not a TCP port")
     server = OcrServer((args.host, port), _engine_loader(), max_waiting=env_int("OCR_MAX_WAITING", DEFAULT_MAX_WAITING),
-                       max_document_seconds=env_int("OCR_MAX_DOCUMENT_SECONDS", 600))
+                       max_document_seconds=env_int("OCR_MAX_DOCUMENT_SECONDS", 600),
+                       read_timeout=env_int("OCR_READ_TIMEOUT", 30))
     log.info("listening", extra={"fields": {"host": args.host, "port": server.server_address[1]}})
 
     def stop_if_the_models_fail_to_load() -> None:

@@ -20,9 +20,9 @@ class OcrServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address, load_engine, max_waiting: int = DEFAULT_MAX_WAITING,
-                 max_document_seconds: int = 600) -> None:
+                 max_document_seconds: int = 600, read_timeout: int = 30) -> None:
         super().__init__(address, _Handler)
-        self.max_document_seconds = max_document_seconds
+        self.max_document_seconds, self.read_timeout = max_document_seconds, read_timeout
         self.heartbeat = Heartbeat()
         # Request threads never touch the engine: every inference runs on this one thread.
         self.inference = InferenceThread(load_engine, max_waiting)
@@ -42,6 +42,12 @@ class OcrServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: OcrServer
+
+    def setup(self) -> None:
+        # Seconds a client may stay silent while sending its request (OCR_READ_TIMEOUT): a slow
+        # client is cut off instead of holding a thread. A socket timeout on every read.
+        self.timeout = self.server.read_timeout
+        super().setup()
 
     def _deadline(self):
         """Stops a document after OCR_MAX_DOCUMENT_SECONDS, checked after each page."""
@@ -80,9 +86,26 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, {"error": f"no such path: {self.path}"})
 
     def do_POST(self) -> None:
+        try:
+            self._post()
+        except (TimeoutError, ConnectionError):
+            self.close_connection = True  # the client went quiet or away: nothing to answer
+        except Exception as error:  # a bug, not the document: one structured line, a JSON 500
+            fields = {"path": self.path, "error": f"{type(error).__name__}: {error}"}
+            log.error("internal error", extra={"fields": fields})
+            self.close_connection = True
+            self._reply(500, {"error": "internal error; see the server log"})
+
+    def _post(self) -> None:
         if self.path != "/ocr":
             return self._reply(404, {"error": f"no such path: {self.path}"})
-        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.headers.get("Content-Length")
+        if raw is None or not raw.strip().isdigit():
+            # Without a valid length the body cannot be read safely: -1 or "abc" must not pass.
+            self.close_connection = True
+            return self._reply(411 if raw is None else 400,
+                               {"error": f"Content-Length must be a non-negative integer, got {raw!r}"})
+        length = int(raw)
         if length > MAX_BYTES:
             # Drain a moderately oversized body so the client reads our answer, not a broken pipe.
             remaining = length if length <= 4 * MAX_BYTES else 0
@@ -91,6 +114,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return self._reply(413, {"error": f"document is {length} bytes; the limit is {MAX_BYTES}"})
         data = self.rfile.read(length)
+        if len(data) < length:
+            self.close_connection = True
+            return self._reply(400, {"error": f"the body ended after {len(data)} of {length} bytes"})
         if self.server.inference.engine is None:
             return self._reply(503, {"error": "models are not loaded yet"}, {"Retry-After": "5"})
         try:

@@ -2,6 +2,7 @@
 valid request answered under sequential and concurrent load, 503 with Retry-After when full."""
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -136,3 +137,36 @@ def test_serve_exits_15_when_the_models_are_not_ready(tmp_path, mirror):
                                                             f"file://{mirror}"), timeout=120)
     assert result.returncode == 15
     assert "models not ready in the cache" in result.stdout + result.stderr
+
+
+def raw_request(url, head: bytes, body: bytes = b"", wait: float = 30) -> bytes:
+    """Send bytes as they are (no client-side checks) and read until the server closes."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as sock:
+        sock.sendall(head + body)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("length,status", [(b"-1", b"400"), (b"abc", b"400"), (None, b"411")],
+                         ids=["negative", "not a number", "missing"])
+def test_a_bad_content_length_is_refused_without_reading(server, length, status):
+    url, proc = server
+    header = b"" if length is None else b"Content-Length: " + length + b"\r\n"
+    answer = raw_request(url, b"POST /ocr HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n", b"x" * 1000)
+    assert answer.startswith(b"HTTP/1.0 " + status) and b"Content-Length must be a non-negative integer" in answer
+    assert proc.poll() is None
+
+
+def test_a_silent_client_is_cut_off_and_the_server_goes_on(warm_cache, mirror):
+    url, proc = start_server(warm_cache, mirror, OCR_READ_TIMEOUT="2")
+    try:
+        start = time.monotonic()
+        answer = raw_request(url, b"POST /ocr HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", b"x" * 10)
+        assert answer == b"" and 1.5 < time.monotonic() - start < 20
+        assert call(f"{url}/healthz")[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
