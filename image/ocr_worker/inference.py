@@ -31,6 +31,7 @@ class InferenceThread:
     def __init__(self, load_engine: Callable[[], object], max_waiting: int = DEFAULT_MAX_WAITING) -> None:
         self.engine = None
         self.load_error: Optional[str] = None
+        self._load_exception: Optional[BaseException] = None
         self.loaded = threading.Event()
         self._jobs: queue.Queue = queue.Queue(maxsize=max_waiting)
         self._thread = threading.Thread(target=self._run, args=(load_engine,), name="inference", daemon=True)
@@ -45,8 +46,8 @@ class InferenceThread:
             self.loaded.set()
             return
         self.loaded.set()
-        while (job := self._jobs.get()) is not None:
-            call, future = job
+        while True:
+            call, future = self._jobs.get()
             if future.set_running_or_notify_cancel():
                 try:
                     future.set_result(call(self.engine))
@@ -77,9 +78,3 @@ class InferenceThread:
     @property
     def model_names(self) -> list[str]:
         return self.engine.model_names if self.engine is not None else []
-
-    def close(self) -> None:
-        try:
-            self._jobs.put_nowait(None)
-        except queue.Full:
-            pass
