@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import json
 import logging
 import threading
@@ -117,6 +119,11 @@ class _Handler(BaseHTTPRequestHandler):
         if len(data) < length:
             self.close_connection = True
             return self._reply(400, {"error": f"the body ended after {len(data)} of {length} bytes"})
+        if self.headers.get_content_type() == "multipart/form-data":  # curl -F file=@scan.pdf
+            try:
+                data = _uploaded_file(self.headers["Content-Type"], data)
+            except DocumentError as error:
+                return self._reply(400, {"error": str(error)})
         if self.server.inference.engine is None:
             return self._reply(503, {"error": "models are not loaded yet"}, {"Retry-After": "5"})
         try:
@@ -126,3 +133,18 @@ class _Handler(BaseHTTPRequestHandler):
         except DocumentError as error:
             return self._reply(400, {"error": str(error)})
         self._reply(200, result)
+
+
+def _uploaded_file(content_type: str, body: bytes) -> bytes:
+    """The first file part of a multipart/form-data body (the part with a filename, else one
+    named ``file``)."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + body)
+    if not message.is_multipart():
+        raise DocumentError("multipart upload without parts: send the document as a file part")
+    parts = [part for part in message.iter_parts() if part.get_content_disposition() == "form-data"]
+    chosen = next((p for p in parts if p.get_filename()), None) or next(
+        (p for p in parts if p.get_param("name", header="content-disposition") == "file"), None)
+    if chosen is None:
+        raise DocumentError("multipart upload has no file part: use -F file=@<document>")
+    return chosen.get_payload(decode=True) or b""

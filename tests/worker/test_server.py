@@ -170,3 +170,28 @@ def test_a_silent_client_is_cut_off_and_the_server_goes_on(warm_cache, mirror):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def multipart(fields: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+    """A multipart/form-data body as `curl -F name=@file` sends it."""
+    boundary = "----paddleocr-efs-test-boundary"
+    body = b""
+    for name, (filename, content) in fields.items():
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += (f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+                 f"Content-Type: application/octet-stream\r\n\r\n").encode() + content + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_multipart_uploads_are_read_like_a_raw_body(server):
+    url, _ = server
+    test_healthz_then_ready(server)
+    body, content_type = multipart({"note": ("", b"ignored"), "file": ("scan.png", encode(text_image(INVOICE), "PNG"))})
+    request = urllib.request.Request(f"{url}/ocr", data=body, method="POST", headers={"Content-Type": content_type})
+    with urllib.request.urlopen(request, timeout=300) as response:
+        assert response.status == 200 and lines_of(json.loads(response.read())) == [INVOICE]
+    body, content_type = multipart({"note": ("", b"no file here")})
+    request = urllib.request.Request(f"{url}/ocr", data=body, method="POST", headers={"Content-Type": content_type})
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request, timeout=300)
+    assert error.value.code == 400 and "no file part" in json.loads(error.value.read())["error"]
