@@ -11,7 +11,6 @@ import time
 
 import pytest
 from ocr_worker.documents import DocumentError, PageError, pages
-from PIL import Image
 
 from tests.worker.corpus import resources
 from tests.worker.docs import encode, text_image, two_page_pdf
