@@ -28,8 +28,8 @@ class ModelSourceProps(Props):
     def validate(self) -> None:
         if self.source != "official":
             validation.url("source", self.source, ("s3", "https?", "file"))
-            if self.source.startswith("s3://"):
-                validation.s3_bucket_name("source", self.source.removeprefix("s3://").partition("/")[0])
+            if self.s3_objects is not None:
+                validation.s3_bucket_name("source", self.s3_objects[0])
 
     @property
     def s3_objects(self) -> Optional[tuple[str, str]]:

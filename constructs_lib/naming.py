@@ -57,4 +57,9 @@ class Names:
 
     @property
     def log_group(self) -> str:
-        return f"/ecs/{self.family}"
+        return log_group_of(self.family)
+
+
+def log_group_of(family: str) -> str:
+    """The containers' log group of a task definition family: ``/ecs/<family>``."""
+    return f"/ecs/{family}"

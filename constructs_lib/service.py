@@ -11,7 +11,7 @@ from constructs import Construct
 
 from constructs_lib import validation
 from constructs_lib.framework import ITerraformDependable, aws
-from constructs_lib.naming import Names
+from constructs_lib.naming import Names, log_group_of
 from constructs_lib.policy import Role, grant, statement
 from constructs_lib.validation import Props, check
 
@@ -108,7 +108,7 @@ class OcrServiceProps(Props):
         family = self.family or names.family
         return self.replace(cluster_name=self.cluster_name or names.cluster,
                             service_name=self.service_name or names.service, family=family,
-                            log_group=self.log_group or f"/ecs/{family}")
+                            log_group=self.log_group or log_group_of(family))
 
 
 class OcrService(Construct):
