@@ -1,4 +1,4 @@
-"""podman without a Docker engine: vfs storage, chroot builds, runc with cgroupfs, a local registry,
+"""podman without a Docker engine: overlay storage, chroot builds, runc with cgroupfs, a local registry,
 and a stand-in for python:3.11-slim made with debootstrap (no image registry is reachable)."""
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ def podman_env(folder: Path) -> dict:
     """Environment that points podman and buildah at private storage and a runnable runtime."""
     folder.mkdir(parents=True, exist_ok=True)
     storage, conf = folder / "storage.conf", folder / "containers.conf"
-    storage.write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{folder}/storage"\nrunroot = "{folder}/run"\n')
+    # Native overlay (root on ext4): vfs copies the whole root file system for every layer, and the
+    # worker's 2 GB image then needs tens of GB of disk to build.
+    storage.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{folder}/storage"\nrunroot = "{folder}/run"\n')
     conf.write_text('[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\nnetns = "host"\n'
                     '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n')
     return {**os.environ, "CONTAINERS_STORAGE_CONF": str(storage), "CONTAINERS_CONF": str(conf),
