@@ -1,138 +1,185 @@
-"""HTTP for local use and health: GET /healthz, GET /readyz, POST /ocr (image or PDF bytes)."""
+"""HTTP on FastAPI and uvicorn (as PaddleX's own serving): GET /healthz, GET /readyz, POST /ocr.
+
+POST /ocr takes the document as the raw body or as a multipart file part (``curl -F file=@scan.pdf``).
+The body limit is enforced while reading, a client that goes quiet mid-body is cut off after
+OCR_READ_TIMEOUT, uvicorn refuses malformed lengths, and every inference runs on the one
+inference thread (:mod:`ocr_worker.inference`). ``GET /openapi.json`` describes the API.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email.parser
 import email.policy
-import json
 import logging
+import socket
 import threading
 import time
 from typing import Optional
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from ocr_worker.documents import MAX_BYTES, DocumentError
 from ocr_worker.heartbeat import Heartbeat
-from ocr_worker.inference import DEFAULT_MAX_WAITING, Busy, InferenceThread
+from ocr_worker.inference import Busy, InferenceThread
 
 log = logging.getLogger("ocr_worker.server")
+#: A body this far over the limit is not drained: the connection is closed instead.
+DRAIN_FACTOR = 4
 
 
-class OcrServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address, load_engine, max_waiting: int = DEFAULT_MAX_WAITING,
-                 max_document_seconds: int = 600, read_timeout: int = 30) -> None:
-        super().__init__(address, _Handler)
-        self.max_document_seconds, self.read_timeout = max_document_seconds, read_timeout
-        self.heartbeat = Heartbeat()
-        # Request threads never touch the engine: every inference runs on this one thread.
-        self.inference = InferenceThread(load_engine, max_waiting)
-        threading.Thread(target=self._log_load, daemon=True).start()
-
-    def service_actions(self) -> None:
-        # Runs on every turn of serve_forever's loop: the heartbeat shows the server is serving.
-        self.heartbeat.beat()
-
-    def _log_load(self) -> None:
-        self.inference.loaded.wait()
-        if self.inference.engine is not None:
-            log.info("ready", extra={"fields": {"load_seconds": round(self.inference.engine.load_seconds, 2)}})
-        else:
-            log.error("model load failed", extra={"fields": {"error": self.inference.load_error}})
+class Line(BaseModel):
+    text: str
+    score: float
+    box: list[list[int]]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: OcrServer
+class Page(BaseModel):
+    page: int
+    lines: list[Line]
+    seconds: Optional[float] = None
+    error: Optional[str] = None
 
-    def setup(self) -> None:
-        # Seconds a client may stay silent while sending its request (OCR_READ_TIMEOUT): a slow
-        # client is cut off instead of holding a thread. A socket timeout on every read.
-        self.timeout = self.server.read_timeout
-        super().setup()
 
-    def _deadline(self):
-        """Stops a document after OCR_MAX_DOCUMENT_SECONDS, checked after each page."""
-        limit, start = self.server.max_document_seconds, time.monotonic()
+class OcrResult(BaseModel):
+    pages: list[Page]
+    models: list[str]
+    seconds: float
 
-        def on_page(index: int) -> None:
-            if time.monotonic() - start > limit:
-                raise DocumentError(f"document took more than {limit} s (OCR_MAX_DOCUMENT_SECONDS) after "
-                                    f"{index + 1} pages")
-        return on_page
 
-    def log_message(self, fmt, *args) -> None:
-        log.info(fmt % args)
+class Error(BaseModel):
+    error: str
 
-    def _reply(self, status: int, body: dict, headers: Optional[dict] = None) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode()
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
-    def do_GET(self) -> None:
-        if self.path == "/healthz":
-            self._reply(200, {"status": "ok"})
-        elif self.path == "/readyz":
-            inference = self.server.inference
-            if inference.engine is not None:
-                self._reply(200, {"status": "ready", "models": inference.model_names})
-            else:
-                self._reply(503, {"status": "failed" if inference.load_error else "loading",
-                                  "error": inference.load_error})
-        else:
-            self._reply(404, {"error": f"no such path: {self.path}"})
+class Readiness(BaseModel):
+    status: str
+    models: list[str] = []
+    error: Optional[str] = None
 
-    def do_POST(self) -> None:
+
+DOCUMENT_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/tiff", "application/octet-stream")
+OCR_REQUEST_BODY = {"required": True, "content": {
+    **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in DOCUMENT_TYPES},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                       "properties": {"file": {"type": "string", "format": "binary"}}}},
+}}
+ERRORS = {400: {"model": Error, "description": "bad document; the message names what is wrong"},
+          408: {"model": Error, "description": "the client stopped sending the body (OCR_READ_TIMEOUT)"},
+          413: {"model": Error, "description": f"the body is over {MAX_BYTES} bytes"},
+          500: {"model": Error, "description": "a bug, logged as one line"},
+          503: {"model": Error, "description": "models not loaded yet, or OCR_MAX_WAITING requests waiting; "
+                                               "see Retry-After"}}
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str, headers: Optional[dict] = None) -> None:
+        super().__init__(message)
+        self.status, self.headers = status, headers
+
+
+def create_app(inference: InferenceThread, *, max_document_seconds: int = 600, read_timeout: int = 30,
+               max_bytes: int = MAX_BYTES) -> FastAPI:
+    heartbeat = Heartbeat()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        async def beat() -> None:  # the event loop turns: the server is serving
+            while True:
+                heartbeat.beat()
+                await asyncio.sleep(heartbeat.every)
+        task = asyncio.create_task(beat())
+        yield
+        task.cancel()
+
+    app = FastAPI(title="ocr-worker", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="PaddleOCR over HTTP, on models from the shared cache.")
+
+    @app.get("/healthz", summary="the process is serving")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}},
+             summary="200 once the models are loaded")
+    async def readyz():
+        if inference.engine is not None:
+            return Readiness(status="ready", models=inference.model_names)
+        body = Readiness(status="failed" if inference.load_error else "loading", error=inference.load_error)
+        return JSONResponse(body.model_dump(), status_code=503)
+
+    @app.post("/ocr", response_model=OcrResult, responses=ERRORS, summary="OCR a PNG, JPEG, TIFF or PDF",
+              openapi_extra={"requestBody": OCR_REQUEST_BODY})
+    async def ocr(request: Request):
+        start, fields = time.monotonic(), {}
         try:
-            self._post()
-        except (TimeoutError, ConnectionError):
-            self.close_connection = True  # the client went quiet or away: nothing to answer
-        except Exception as error:  # a bug, not the document: one structured line, a JSON 500
-            fields = {"path": self.path, "error": f"{type(error).__name__}: {error}"}
-            log.error("internal error", extra={"fields": fields})
-            self.close_connection = True
-            self._reply(500, {"error": "internal error; see the server log"})
-
-    def _post(self) -> None:
-        if self.path != "/ocr":
-            return self._reply(404, {"error": f"no such path: {self.path}"})
-        raw = self.headers.get("Content-Length")
-        if raw is None or not raw.strip().isdigit():
-            # Without a valid length the body cannot be read safely: -1 or "abc" must not pass.
-            self.close_connection = True
-            return self._reply(411 if raw is None else 400,
-                               {"error": f"Content-Length must be a non-negative integer, got {raw!r}"})
-        length = int(raw)
-        if length > MAX_BYTES:
-            # Drain a moderately oversized body so the client reads our answer, not a broken pipe.
-            remaining = length if length <= 4 * MAX_BYTES else 0
-            while remaining > 0 and (chunk := self.rfile.read(min(remaining, 1 << 20))):
-                remaining -= len(chunk)
-            self.close_connection = True
-            return self._reply(413, {"error": f"document is {length} bytes; the limit is {MAX_BYTES}"})
-        data = self.rfile.read(length)
-        if len(data) < length:
-            self.close_connection = True
-            return self._reply(400, {"error": f"the body ended after {len(data)} of {length} bytes"})
-        if self.headers.get_content_type() == "multipart/form-data":  # curl -F file=@scan.pdf
+            data = await _read_body(request, max_bytes, read_timeout)
+            fields["bytes"] = len(data)
+            if inference.engine is None:
+                raise _Refused(503, "models are not loaded yet", {"Retry-After": "5"})
             try:
-                data = _uploaded_file(self.headers["Content-Type"], data)
-            except DocumentError as error:
-                return self._reply(400, {"error": str(error)})
-        if self.server.inference.engine is None:
-            return self._reply(503, {"error": "models are not loaded yet"}, {"Retry-After": "5"})
-        try:
-            result = self.server.inference.ocr_document(data, on_page=self._deadline())
-        except Busy as error:
-            return self._reply(503, {"error": f"busy: {error}"}, {"Retry-After": "5"})
+                future = inference.submit(lambda engine: engine.ocr_document(
+                    data, on_page=_deadline(max_document_seconds)))
+            except Busy as error:
+                raise _Refused(503, f"busy: {error}", {"Retry-After": "5"}) from None
+            result = await asyncio.wrap_future(future)
+            fields["pages"] = len(result["pages"])
+            response = JSONResponse(result)
+        except _Refused as refused:
+            response = JSONResponse({"error": str(refused)}, status_code=refused.status, headers=refused.headers)
         except DocumentError as error:
-            return self._reply(400, {"error": str(error)})
-        self._reply(200, result)
+            response = JSONResponse({"error": str(error)}, status_code=400)
+        except Exception as error:  # a bug, not the document: one structured line, a JSON 500
+            fields["error"] = f"{type(error).__name__}: {error}"
+            response = JSONResponse({"error": "internal error; see the server log"}, status_code=500)
+        fields.update(status=response.status_code, seconds=round(time.monotonic() - start, 3))
+        if "error" in fields:
+            log.error("internal error", extra={"fields": fields})
+        else:
+            log.info("ocr", extra={"fields": fields})
+        return response
+
+    return app
+
+
+async def _read_body(request: Request, max_bytes: int, read_timeout: int) -> bytes:
+    """The document: the whole body, or its multipart file part. Refused as soon as it is known to
+    be over ``max_bytes``; a moderately oversized body is drained so the client reads the answer."""
+    declared = request.headers.get("content-length")
+    if declared is not None and int(declared) > DRAIN_FACTOR * max_bytes:  # uvicorn checked it is a number
+        raise _Refused(413, f"document is {declared} bytes; the limit is {max_bytes}")
+    chunks, size = [], 0
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), read_timeout)
+        except StopAsyncIteration:
+            break
+        except asyncio.TimeoutError:
+            raise _Refused(408, f"no data for {read_timeout} s (OCR_READ_TIMEOUT) after {size} bytes") from None
+        size += len(chunk)
+        if size <= max_bytes:
+            chunks.append(chunk)
+        elif size > DRAIN_FACTOR * max_bytes:
+            break
+    if size > max_bytes:
+        raise _Refused(413, f"document is {size if declared is None else declared} bytes; the limit is {max_bytes}")
+    data = b"".join(chunks)
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        data = _uploaded_file(request.headers["content-type"], data)
+    return data
+
+
+def _deadline(limit: int):
+    """Stops a document after OCR_MAX_DOCUMENT_SECONDS, checked after each page."""
+    start = time.monotonic()
+
+    def on_page(index: int) -> None:
+        if time.monotonic() - start > limit:
+            raise DocumentError(f"document took more than {limit} s (OCR_MAX_DOCUMENT_SECONDS) after "
+                                f"{index + 1} pages")
+    return on_page
 
 
 def _uploaded_file(content_type: str, body: bytes) -> bytes:
@@ -148,3 +195,29 @@ def _uploaded_file(content_type: str, body: bytes) -> bytes:
     if chosen is None:
         raise DocumentError("multipart upload has no file part: use -F file=@<document>")
     return chosen.get_payload(decode=True) or b""
+
+
+def serve(inference: InferenceThread, host: str, port: int, *, max_connections: int = 256, **app_options) -> None:
+    """Serve until SIGTERM, or until the models fail to load (then ``inference.load_error`` says why)."""
+    import uvicorn
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)  # connections wait in the backlog until uvicorn's loop accepts them
+    config = uvicorn.Config(create_app(inference, **app_options), log_config=None, access_log=False,
+                            limit_concurrency=max_connections, timeout_graceful_shutdown=30)
+    server = uvicorn.Server(config)
+
+    def log_load() -> None:
+        inference.loaded.wait()
+        if inference.engine is not None:
+            log.info("ready", extra={"fields": {"load_seconds": round(inference.engine.load_seconds, 2)}})
+        else:
+            log.error("model load failed", extra={"fields": {"error": inference.load_error}})
+            server.should_exit = True
+
+    threading.Thread(target=log_load, daemon=True).start()
+    log.info("listening", extra={"fields": {"host": host, "port": sock.getsockname()[1]}})
+    server.run(sockets=[sock])

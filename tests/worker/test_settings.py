@@ -1,0 +1,73 @@
+"""ocr_worker.settings: every setting checked before a command starts, and listed by --help."""
+
+import subprocess
+import sys
+
+import pytest
+
+from ocr_worker import settings
+from ocr_worker.settings import SETTINGS, ConfigError, load
+
+
+def test_defaults_load_for_every_command_but_the_worker():
+    for command in ("warm", "verify", "lock", "health", "serve"):
+        config = load(command, {})
+        assert set(config) == {s.name for s in SETTINGS if command in s.commands}
+    serve = load("serve", {})
+    assert (serve["OCR_PORT"], serve["OCR_HOST"], serve["OCR_MAX_PAGES"]) == (8080, "0.0.0.0", 200)
+
+
+def test_the_worker_needs_its_queue_and_bucket():
+    with pytest.raises(ConfigError, match="^OCR_QUEUE_URL is not set$"):
+        load("worker", {})
+    config = load("worker", {"OCR_QUEUE_URL": "https://sqs/q", "OCR_OUTPUT_BUCKET": "b"})
+    assert config["OCR_DLQ_URL"] is None and config["OCR_VISIBILITY_TIMEOUT"] == 120
+
+
+@pytest.mark.parametrize("command,name,value,message", [
+    ("serve", "OCR_PORT", "abc", "OCR_PORT: 'abc' is not an integer"),
+    ("serve", "OCR_PORT", "70000", "OCR_PORT: 70000 must be at most 65535"),
+    ("serve", "OCR_MAX_WAITING", "0", "OCR_MAX_WAITING: 0 must be at least 1"),
+    ("serve", "OCR_MAX_PAGES", "-3", "OCR_MAX_PAGES: -3 must be at least 1"),
+    ("worker", "OCR_WAIT_SECONDS", "30", "OCR_WAIT_SECONDS: 30 must be at most 20"),
+    ("worker", "OCR_STOP_SECONDS", "300", "OCR_STOP_SECONDS: 300 must be at most 120"),
+    ("worker", "OCR_VISIBILITY_TIMEOUT", "50000", "OCR_VISIBILITY_TIMEOUT: 50000 must be at most 43200"),
+    ("warm", "OCR_MODEL_SOURCE", "ftp://x", "OCR_MODEL_SOURCE: 'ftp://x' must be official, s3://"),
+    ("health", "LOG_LEVEL", "LOUD", "LOG_LEVEL: 'LOUD' must be DEBUG, INFO, WARNING or ERROR"),
+])
+def test_a_bad_value_is_one_line_naming_the_setting(command, name, value, message):
+    environ = {"OCR_QUEUE_URL": "https://sqs/q", "OCR_OUTPUT_BUCKET": "b", name: value}
+    with pytest.raises(ConfigError) as error:
+        load(command, environ)
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_a_setting_another_command_reads_is_not_checked():
+    assert load("warm", {"OCR_PORT": "abc"})["OCR_LOCK_TIMEOUT"] == 900
+
+
+def test_help_lists_every_setting_with_its_default():
+    result = subprocess.run([sys.executable, "-m", "ocr_worker", "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0
+    for setting in SETTINGS:
+        assert setting.name in result.stdout
+    assert "OCR_QUEUE_URL" in settings.help_text() and "required" in settings.help_text()
+
+
+def test_bad_log_level_is_a_config_error_not_a_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ocr_worker", "health"], capture_output=True, text=True,
+                            timeout=60, env={"PATH": "/usr/bin:/bin", "LOG_LEVEL": "LOUD",
+                                             "OCR_HEARTBEAT_FILE": str(tmp_path / "beat")})
+    assert result.returncode == 2
+    [line] = (result.stdout + result.stderr).strip().splitlines()
+    assert "config error: LOG_LEVEL: 'LOUD'" in line
+
+
+def test_the_readme_lists_every_setting_with_its_default():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for setting in SETTINGS:
+        default = "required" if setting.default is None else (f"`{setting.default}`" if setting.default else "unset")
+        assert f"| `{setting.name}` | {default} |" in readme, setting.name
