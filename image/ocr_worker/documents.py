@@ -17,9 +17,12 @@ import numpy as np
 
 MAX_BYTES = 50 * 1024 * 1024
 PDF_DPI = 200
-#: Pixels in one page image, decoded or rendered: an A4 page at 600 dpi (35 Mpx) fits. Larger
-#: images are refused before they are decoded, and PDF pages are rendered at a lower resolution.
+#: Pixels in one decoded image: an A4 page at 600 dpi (35 Mpx) fits. Larger images are refused
+#: before they are decoded.
 MAX_PAGE_PIXELS = 40_000_000
+#: Pages with more pixels are downscaled to this many before OCR (OCR_DOWNSCALE_PIXELS), and PDF
+#: pages rendered at the resolution that fits: it bounds the detector's memory (README: Memory).
+DOWNSCALE_PIXELS = 10_000_000
 #: Pages of a PDF, or frames of a TIFF, in one document (the default of OCR_MAX_PAGES).
 MAX_PAGES = 200
 
@@ -55,15 +58,28 @@ def kind_of(data: bytes) -> str:
     raise DocumentError("not a PNG, JPEG, TIFF or PDF document")
 
 
-def pages(data: bytes, max_pages: int = MAX_PAGES) -> Iterator[Page]:
-    """Yield RGB pages (EXIF orientation applied), or a PageError for a page that fails after the
-    first; only one decoded page is held at a time. Raises DocumentError when the document as a
-    whole is bad: unreadable, encrypted, over a limit."""
+def pages(data: bytes, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS) -> Iterator[Page]:
+    """Yield RGB pages (EXIF orientation applied) of at most ``downscale_pixels``, or a PageError
+    for a page that fails after the first; only one decoded page is held at a time. Raises
+    DocumentError when the document as a whole is bad: unreadable, encrypted, over a limit."""
     kind = kind_of(data)
     if kind == "pdf":
-        yield from _pdf_pages(data, max_pages)
+        yield from _pdf_pages(data, max_pages, downscale_pixels)
     else:
-        yield from _image_pages(data, kind, max_pages)
+        for page in _image_pages(data, kind, max_pages):
+            yield page if isinstance(page, PageError) else _fit(page, downscale_pixels)
+
+
+def _fit(page: np.ndarray, max_pixels: int) -> np.ndarray:
+    """The page, downscaled (area averaging, as for print) to at most ``max_pixels``."""
+    height, width = page.shape[:2]
+    if height * width <= max_pixels:
+        return page
+    import cv2
+
+    scale = (max_pixels / (height * width)) ** 0.5
+    size = (max(1, math.floor(width * scale)), max(1, math.floor(height * scale)))
+    return cv2.resize(page, size, interpolation=cv2.INTER_AREA)
 
 
 def _image_pages(data: bytes, kind: str, max_pages: int) -> Iterator[Page]:
@@ -116,7 +132,7 @@ def _decode_like_paddlex(data: bytes) -> np.ndarray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
-def _pdf_pages(data: bytes, max_pages: int) -> Iterator[Page]:
+def _pdf_pages(data: bytes, max_pages: int, max_pixels: int) -> Iterator[Page]:
     import pypdfium2 as pdfium
 
     try:
@@ -134,7 +150,7 @@ def _pdf_pages(data: bytes, max_pages: int) -> Iterator[Page]:
             raise DocumentError(f"PDF has {count} pages; the limit is {max_pages} (OCR_MAX_PAGES)")
         for index in range(count):
             try:
-                page = _render(pdf, index)
+                page = _render(pdf, index, max_pixels)
             except Exception as e:
                 error = f"page {index + 1}: {_why(e)}"
                 if count == 1:
@@ -146,15 +162,15 @@ def _pdf_pages(data: bytes, max_pages: int) -> Iterator[Page]:
         pdf.close()
 
 
-def _render(pdf, index: int) -> np.ndarray:
+def _render(pdf, index: int, max_pixels: int) -> np.ndarray:
     page = pdf[index]
     try:
         width, height = page.get_size()
         if not (width > 0 and height > 0):
             raise ValueError(f"page size {width}x{height}")
-        # 200 dpi unless that exceeds the pixel limit (a huge MediaBox): then as much as fits.
-        scale = min(PDF_DPI / 72, (MAX_PAGE_PIXELS / (width * height)) ** 0.5)
-        while math.ceil(width * scale) * math.ceil(height * scale) > MAX_PAGE_PIXELS:
+        # PDF_DPI unless that exceeds the pixel budget (a large or huge MediaBox): then as much as fits.
+        scale = min(PDF_DPI / 72, (max_pixels / (width * height)) ** 0.5)
+        while math.ceil(width * scale) * math.ceil(height * scale) > max_pixels:
             scale *= 0.999  # the renderer rounds the bitmap's sides up
         bitmap = page.render(scale=scale)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import tempfile
 import time
@@ -10,16 +11,33 @@ from typing import Iterable
 import numpy as np
 
 from ocr_worker.cache import ModelCache
-from ocr_worker.documents import MAX_PAGES, PageError, pages
+from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGES, PageError, pages
 
 
 class ModelsNotReady(RuntimeError):
     pass
 
 
+def _libc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to trim
+        return None
+
+
+_LIBC = _libc()
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the system. Without it glibc keeps what a large page freed, and a
+    long-lived process's RSS creeps up document after document (tests/worker/test_memory.py)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
 class OcrEngine:
-    def __init__(self, cache: ModelCache, max_pages: int = MAX_PAGES) -> None:
-        self.max_pages = max_pages
+    def __init__(self, cache: ModelCache, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS) -> None:
+        self.max_pages, self.downscale_pixels = max_pages, downscale_pixels
         # Deep: every file against its manifest sha256, so a same-size corruption (a flipped
         # byte) is refused here instead of OCRing garbage. It reads what the load reads next.
         not_ready = [s for s in cache.states(deep=True) if s.state != "ready"]
@@ -65,15 +83,19 @@ class OcrEngine:
         """OCR page by page (bounded memory); ``on_page(index)`` runs after each page. A page that
         cannot be decoded gets ``"error"`` and no lines; the others are still read."""
         out, start = [], time.perf_counter()
-        for index, image in enumerate(pages(data, self.max_pages)):
-            page_start = time.perf_counter()
-            if isinstance(image, PageError):  # the pages before it are kept
-                out.append({"page": image.number, "lines": [], "error": image.error})
-            else:
-                out.append({"page": index + 1, "lines": self.ocr_page(image),
-                            "seconds": round(time.perf_counter() - page_start, 3)})
-            if on_page:
-                on_page(index)
+        try:
+            for index, image in enumerate(pages(data, self.max_pages, self.downscale_pixels)):
+                page_start = time.perf_counter()
+                if isinstance(image, PageError):  # the pages before it are kept
+                    out.append({"page": image.number, "lines": [], "error": image.error})
+                else:
+                    out.append({"page": index + 1, "lines": self.ocr_page(image),
+                                "seconds": round(time.perf_counter() - page_start, 3)})
+                del image
+                if on_page:
+                    on_page(index)
+        finally:
+            release_memory()
         return {"pages": out, "models": self.model_names, "seconds": round(time.perf_counter() - start, 3)}
 
 

@@ -5,7 +5,7 @@ import io
 
 import numpy as np
 import pytest
-from ocr_worker.documents import MAX_PAGE_PIXELS, DocumentError, PageError, pages
+from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGE_PIXELS, DocumentError, PageError, pages
 from PIL import Image
 
 from tests.worker.corpus import resources
@@ -54,16 +54,25 @@ def test_an_image_over_the_pixel_limit_is_refused_before_decoding():
         list(pages(data))
 
 
-def test_an_image_just_under_the_limit_is_read():
+def test_an_image_just_under_the_limit_is_read_and_downscaled_for_ocr():
     side = int(MAX_PAGE_PIXELS ** 0.5) - 1
     [page] = pages(encode(Image.new("1", (side, side), 1), "PNG"))
-    assert page.shape == (side, side, 3)
+    assert page.shape[2] == 3 and DOWNSCALE_PIXELS * 0.999 < page.shape[0] * page.shape[1] <= DOWNSCALE_PIXELS
+    assert abs(page.shape[0] - page.shape[1]) <= 1  # the aspect ratio is kept
+    [full] = pages(encode(Image.new("1", (side, side), 1), "PNG"), downscale_pixels=MAX_PAGE_PIXELS)
+    assert full.shape == (side, side, 3)
 
 
-def test_a_huge_mediabox_renders_within_the_pixel_limit(corpus):
+def test_a_normal_page_is_not_downscaled(corpus):
+    # linn.png is a Letter page at 300 dpi (8.4 Mpx): under the budget, read at full resolution.
+    [page] = pages((corpus / "linn.png").read_bytes())
+    assert page.shape == (3300, 2550, 3)
+
+
+def test_a_huge_mediabox_renders_within_the_pixel_budget(corpus):
     # hugemono.pdf: an 8400 x 8400 pt page (2.9 m square); 200 dpi would be 544 Mpx.
     [page] = pages((corpus / "hugemono.pdf").read_bytes())
-    assert page.shape[0] * page.shape[1] <= MAX_PAGE_PIXELS
+    assert DOWNSCALE_PIXELS * 0.99 < page.shape[0] * page.shape[1] <= DOWNSCALE_PIXELS
 
 
 def test_page_and_frame_limits():

@@ -1,0 +1,49 @@
+"""Run as a process of its own: load the engine, OCR each document file given, and print one JSON
+line per document with the process's resident memory after it and its peak so far.
+
+    python -m tests.worker.memory_probe <cache> <lock> <file>...
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(cache: str, lock: str, *files: str) -> None:
+    from ocr_worker.cache import ModelCache
+    from ocr_worker.engine import OcrEngine
+    from ocr_worker.models import ModelLock
+
+    from ocr_worker import settings
+
+    config = settings.load("serve")
+    engine = OcrEngine(ModelCache(Path(cache), ModelLock.load(Path(lock))), config["OCR_MAX_PAGES"],
+                       config["OCR_DOWNSCALE_PIXELS"])
+    print(json.dumps({"document": "(loaded)", "rss_mb": rss_mb(), "peak_mb": peak_mb()}), flush=True)
+    for file in files:
+        start = time.perf_counter()
+        result = engine.ocr_document(Path(file).read_bytes())
+        print(json.dumps({"document": Path(file).name, "pages": len(result["pages"]),
+                          "lines": sum(len(p["lines"]) for p in result["pages"]),
+                          "errors": [p["error"] for p in result["pages"] if "error" in p],
+                          "seconds": round(time.perf_counter() - start, 1),
+                          "rss_mb": rss_mb(), "peak_mb": peak_mb()}), flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
