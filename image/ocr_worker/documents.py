@@ -16,6 +16,8 @@ from typing import Iterator, Union
 import numpy as np
 
 MAX_BYTES = 50 * 1024 * 1024
+#: PDF render resolution (OCR_PDF_DPI). PaddleX renders at 144 (zoom 2); 200 reads small print
+#: better (README: PDF resolution).
 PDF_DPI = 200
 #: Pixels in one decoded image: an A4 page at 600 dpi (35 Mpx) fits. Larger images are refused
 #: before they are decoded.
@@ -58,13 +60,14 @@ def kind_of(data: bytes) -> str:
     raise DocumentError("not a PNG, JPEG, TIFF or PDF document")
 
 
-def pages(data: bytes, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS) -> Iterator[Page]:
+def pages(data: bytes, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS,
+          pdf_dpi: int = PDF_DPI) -> Iterator[Page]:
     """Yield RGB pages (EXIF orientation applied) of at most ``downscale_pixels``, or a PageError
     for a page that fails after the first; only one decoded page is held at a time. Raises
     DocumentError when the document as a whole is bad: unreadable, encrypted, over a limit."""
     kind = kind_of(data)
     if kind == "pdf":
-        yield from _pdf_pages(data, max_pages, downscale_pixels)
+        yield from _pdf_pages(data, max_pages, downscale_pixels, pdf_dpi)
     else:
         for page in _image_pages(data, kind, max_pages):
             yield page if isinstance(page, PageError) else _fit(page, downscale_pixels)
@@ -132,7 +135,7 @@ def _decode_like_paddlex(data: bytes) -> np.ndarray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
-def _pdf_pages(data: bytes, max_pages: int, max_pixels: int) -> Iterator[Page]:
+def _pdf_pages(data: bytes, max_pages: int, max_pixels: int, dpi: int) -> Iterator[Page]:
     import pypdfium2 as pdfium
 
     try:
@@ -143,6 +146,8 @@ def _pdf_pages(data: bytes, max_pages: int, max_pixels: int) -> Iterator[Page]:
             raise DocumentError("encrypted PDF: remove the password and resubmit") from None
         raise DocumentError(f"unreadable PDF: {message}") from None
     try:
+        # Filled-in form fields are drawn, as PaddleX's own PDF reader draws them.
+        pdf.init_forms()
         count = len(pdf)
         if count == 0:
             raise DocumentError("PDF has no pages")
@@ -150,7 +155,7 @@ def _pdf_pages(data: bytes, max_pages: int, max_pixels: int) -> Iterator[Page]:
             raise DocumentError(f"PDF has {count} pages; the limit is {max_pages} (OCR_MAX_PAGES)")
         for index in range(count):
             try:
-                page = _render(pdf, index, max_pixels)
+                page = _render(pdf, index, max_pixels, dpi)
             except Exception as e:
                 error = f"page {index + 1}: {_why(e)}"
                 if count == 1:
@@ -162,14 +167,14 @@ def _pdf_pages(data: bytes, max_pages: int, max_pixels: int) -> Iterator[Page]:
         pdf.close()
 
 
-def _render(pdf, index: int, max_pixels: int) -> np.ndarray:
+def _render(pdf, index: int, max_pixels: int, dpi: int) -> np.ndarray:
     page = pdf[index]
     try:
         width, height = page.get_size()
         if not (width > 0 and height > 0):
             raise ValueError(f"page size {width}x{height}")
-        # PDF_DPI unless that exceeds the pixel budget (a large or huge MediaBox): then as much as fits.
-        scale = min(PDF_DPI / 72, (max_pixels / (width * height)) ** 0.5)
+        # ``dpi`` unless that exceeds the pixel budget (a large or huge MediaBox): then as much as fits.
+        scale = min(dpi / 72, (max_pixels / (width * height)) ** 0.5)
         while math.ceil(width * scale) * math.ceil(height * scale) > max_pixels:
             scale *= 0.999  # the renderer rounds the bitmap's sides up
         bitmap = page.render(scale=scale)
