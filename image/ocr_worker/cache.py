@@ -4,6 +4,8 @@ Layout under the cache home (``PADDLE_PDX_CACHE_HOME``)::
 
     official_models/<name>/            published models; PaddleX reads these
     official_models/<name>/.manifest.json   what was published: archive sha256, every file's sha256
+    onnx_models/<name>/                the model converted for OCR_BACKEND=onnxruntime by paddle2onnx,
+                                       published the same way; its manifest names its source archive
     .staging/<name>/                   a download in progress (same file system: rename is atomic)
     .quarantine/<name>.<time>/         a published model that failed verification
     .warm.lock                         fcntl lock: one warmer at a time (EFS supports it)
@@ -23,6 +25,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tarfile
 import time
@@ -46,6 +49,11 @@ EXIT_READ_ONLY_MISSING = 13
 EXIT_BAD_ARCHIVE = 14
 #: worker/serve: a model is not ready (run warm first).
 EXIT_NOT_READY = 15
+EXIT_CONVERSION = 16
+#: OCR_BACKEND: Paddle Inference on the published models, or ONNX Runtime on their conversions.
+BACKENDS = ("paddle", "onnxruntime")
+#: Seconds one paddle2onnx conversion may take (a mobile model takes a few).
+CONVERSION_TIMEOUT = 600
 
 
 class CacheError(Exception):
@@ -81,46 +89,66 @@ def _fsync_dir(path: Path) -> None:
 
 
 class ModelCache:
-    def __init__(self, home: Path, lock: ModelLock, source: str = "official") -> None:
+    def __init__(self, home: Path, lock: ModelLock, source: str = "official", backend: str = "paddle") -> None:
         self.home = Path(home)
         self.models_dir = self.home / "official_models"
+        self.onnx_dir = self.home / "onnx_models"
         self.lock = lock
         self.source = source
+        self.backend = backend
 
     def model_dir(self, spec: ModelSpec) -> Path:
         return self.models_dir / spec.name
+
+    def engine_dir(self, spec: ModelSpec) -> Path:
+        """The folder the engine loads for ``spec`` on this cache's backend."""
+        return self.onnx_dir / spec.name if self.backend == "onnxruntime" else self.model_dir(spec)
 
     # -- checking ------------------------------------------------------------------------------
 
     def check(self, spec: ModelSpec, deep: bool = True) -> ModelState:
         """Is ``spec`` published and intact? ``deep`` re-hashes every file; otherwise sizes only."""
-        folder = self.model_dir(spec)
+        return self._check(spec.name, self.model_dir(spec), spec.sha256, deep)
+
+    def check_converted(self, spec: ModelSpec, deep: bool = True) -> ModelState:
+        """Is the ONNX conversion of ``spec`` published, intact, and made from the published model?"""
+        source = self.check(spec, deep=False)
+        if source.state != "ready":
+            return ModelState(f"{spec.name} (onnx)", "missing", detail=f"its source is {source.state}")
+        archive = json.loads((self.model_dir(spec) / MANIFEST).read_text())["archive_sha256"]
+        return self._check(f"{spec.name} (onnx)", self.onnx_dir / spec.name, archive, deep)
+
+    def _check(self, name: str, folder: Path, archive_sha256: Optional[str], deep: bool) -> ModelState:
         if not folder.exists():
-            return ModelState(spec.name, "missing")
+            return ModelState(name, "missing")
         try:
             manifest = json.loads((folder / MANIFEST).read_text())
         except (OSError, ValueError):
-            return ModelState(spec.name, "corrupt", detail="no readable manifest")
-        if spec.sha256 and manifest.get("archive_sha256") != spec.sha256:
-            return ModelState(spec.name, "corrupt", detail="published from a different archive than the lock pins")
+            return ModelState(name, "corrupt", detail="no readable manifest")
+        if archive_sha256 and manifest.get("archive_sha256") != archive_sha256:
+            return ModelState(name, "corrupt", detail="published from a different archive than the lock pins")
         total = 0
         for rel, meta in manifest.get("files", {}).items():
             path = folder / rel
             try:
                 size = path.stat().st_size
             except OSError:
-                return ModelState(spec.name, "corrupt", detail=f"{rel} is missing")
+                return ModelState(name, "corrupt", detail=f"{rel} is missing")
             if size != meta["size"]:
-                return ModelState(spec.name, "corrupt", detail=f"{rel} has {size} bytes, manifest says {meta['size']}")
+                return ModelState(name, "corrupt", detail=f"{rel} has {size} bytes, manifest says {meta['size']}")
             if deep and _sha256(path) != meta["sha256"]:
-                return ModelState(spec.name, "corrupt", detail=f"{rel} does not match its sha256")
+                return ModelState(name, "corrupt", detail=f"{rel} does not match its sha256")
             total += size
         if not manifest.get("files"):
-            return ModelState(spec.name, "corrupt", detail="manifest lists no files")
-        return ModelState(spec.name, "ready", size=total)
+            return ModelState(name, "corrupt", detail="manifest lists no files")
+        return ModelState(name, "ready", size=total)
 
     def states(self, deep: bool = True) -> list[ModelState]:
-        return [self.check(spec, deep) for spec in self.lock.models]
+        """Every model the backend needs: the published models, and their conversions on onnxruntime."""
+        states = [self.check(spec, deep) for spec in self.lock.models]
+        if self.backend == "onnxruntime":
+            states += [self.check_converted(spec, deep) for spec in self.lock.models]
+        return states
 
     # -- warming -------------------------------------------------------------------------------
 
@@ -141,8 +169,16 @@ class ModelCache:
                 if state.state == "ready":
                     continue
                 if state.state == "corrupt":
-                    self._quarantine(spec, state.detail)
+                    self._quarantine(state, self.model_dir(spec))
                 self._install(spec)
+            if self.backend == "onnxruntime":
+                for spec in self.lock.models:
+                    state = self.check_converted(spec)
+                    if state.state == "ready":
+                        continue
+                    if state.state == "corrupt" and (self.onnx_dir / spec.name).exists():
+                        self._quarantine(state, self.onnx_dir / spec.name)
+                    self._convert(spec)
         log.info("Using cached models from %s", self.models_dir)
 
     def _writable(self) -> bool:
@@ -180,11 +216,11 @@ class ModelCache:
                 log.warning("removing staging left by an interrupted warmer: %s", leftover.name)
                 shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
 
-    def _quarantine(self, spec: ModelSpec, reason: str) -> None:
-        target = self.home / ".quarantine" / f"{spec.name}.{int(time.time() * 1000)}"
+    def _quarantine(self, state: ModelState, folder: Path) -> None:
+        target = self.home / ".quarantine" / f"{folder.parent.name}.{folder.name}.{int(time.time() * 1000)}"
         target.parent.mkdir(exist_ok=True)
-        log.warning("quarantining %s (%s) to %s", spec.name, reason, target)
-        os.rename(self.model_dir(spec), target)
+        log.warning("quarantining %s (%s) to %s", state.name, state.detail, target)
+        os.rename(folder, target)
 
     def _install(self, spec: ModelSpec) -> None:
         staging = self.home / ".staging"
@@ -209,15 +245,36 @@ class ModelCache:
         folder = staging / spec.name
         files = self._extract(archive, folder, spec)
         archive.unlink()
-        (folder / MANIFEST).write_text(json.dumps(
-            {"name": spec.name, "archive_sha256": digest, "archive_size": size, "files": files}, indent=1))
-        for path in folder.iterdir():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
-        _fsync_dir(folder)
-        os.rename(folder, self.model_dir(spec))  # atomic: readers see all or nothing
-        _fsync_dir(self.models_dir)
-        log.info("published %s (%d bytes)", spec.name, sum(m["size"] for m in files.values()))
+        _publish(folder, {"name": spec.name, "archive_sha256": digest, "archive_size": size, "files": files},
+                 self.model_dir(spec))
+
+    def _convert(self, spec: ModelSpec) -> None:
+        """paddle2onnx, in a process of its own, from the published model into staging; then
+        published like a download (verified manifest, fsync, atomic rename)."""
+        source = self.model_dir(spec)
+        folder = self.home / ".staging" / f"{spec.name}.onnx"
+        folder.mkdir(parents=True)
+        log.info("converting %s to ONNX", spec.name)
+        start = time.monotonic()
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "paddle2onnx.command", "--model_dir", str(source),
+                 "--model_filename", "inference.json", "--params_filename", "inference.pdiparams",
+                 "--save_file", str(folder / "inference.onnx")],
+                capture_output=True, text=True, timeout=CONVERSION_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise CacheError(EXIT_CONVERSION, f"{spec.name}: paddle2onnx took more than {CONVERSION_TIMEOUT} s") from None
+        if result.returncode != 0 or not (folder / "inference.onnx").is_file():
+            last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise CacheError(EXIT_CONVERSION, f"{spec.name}: paddle2onnx exited {result.returncode}: {last[0]}")
+        shutil.copyfile(source / "inference.yml", folder / "inference.yml")  # pre/post-processing settings
+        files = {name: {"size": (folder / name).stat().st_size, "sha256": _sha256(folder / name)}
+                 for name in ("inference.onnx", "inference.yml")}
+        archive = json.loads((source / MANIFEST).read_text())["archive_sha256"]
+        self.onnx_dir.mkdir(exist_ok=True)
+        _publish(folder, {"name": spec.name, "archive_sha256": archive, "converter": "paddle2onnx",
+                          "files": files}, self.onnx_dir / spec.name)
+        log.info("converted %s in %.1f s", spec.name, time.monotonic() - start)
 
     def _extract(self, archive: Path, folder: Path, spec: ModelSpec) -> dict:
         folder.mkdir()
@@ -250,6 +307,20 @@ class ModelCache:
             manifest = json.loads((self.model_dir(spec) / MANIFEST).read_text())
             pinned.append(ModelSpec(spec.name, spec.role, manifest["archive_sha256"], manifest["archive_size"]))
         return ModelLock(tuple(pinned))
+
+
+def _publish(folder: Path, manifest: dict, target: Path) -> None:
+    """Write the manifest, fsync every file and the folder, and rename it into place: readers
+    see all of it or nothing."""
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    for path in folder.iterdir():
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+    _fsync_dir(folder)
+    os.rename(folder, target)
+    _fsync_dir(target.parent)
+    log.info("published %s/%s (%d bytes)", target.parent.name, target.name,
+             sum(m["size"] for m in manifest["files"].values()))
 
 
 class _Progress:

@@ -22,7 +22,7 @@ def model_cache(config: dict) -> ModelCache:
         lock = ModelLock.load(default_lock_path())
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    return ModelCache(Path(config["PADDLE_PDX_CACHE_HOME"]), lock, config["OCR_MODEL_SOURCE"])
+    return ModelCache(Path(config["PADDLE_PDX_CACHE_HOME"]), lock, config["OCR_MODEL_SOURCE"], config["OCR_BACKEND"])
 
 
 def cmd_warm(args, config: dict) -> int:
@@ -63,7 +63,8 @@ def _engine_loader(config: dict):
     """Loads the engine (on the inference thread)."""
     from ocr_worker.engine import OcrEngine
 
-    return lambda: OcrEngine(model_cache(config), config["OCR_MAX_PAGES"], config["OCR_DOWNSCALE_PIXELS"])
+    return lambda: OcrEngine(model_cache(config), config["OCR_MAX_PAGES"], config["OCR_DOWNSCALE_PIXELS"],
+                             config["OCR_PDF_DPI"])
 
 
 def cmd_worker(args, config: dict) -> int:

@@ -11,7 +11,7 @@ from typing import Iterable
 import numpy as np
 
 from ocr_worker.cache import ModelCache
-from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGES, PageError, pages
+from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGES, PDF_DPI, PageError, pages
 
 
 class ModelsNotReady(RuntimeError):
@@ -36,8 +36,9 @@ def release_memory() -> None:
 
 
 class OcrEngine:
-    def __init__(self, cache: ModelCache, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS) -> None:
-        self.max_pages, self.downscale_pixels = max_pages, downscale_pixels
+    def __init__(self, cache: ModelCache, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS,
+                 pdf_dpi: int = PDF_DPI) -> None:
+        self.max_pages, self.downscale_pixels, self.pdf_dpi = max_pages, downscale_pixels, pdf_dpi
         # Deep: every file against its manifest sha256, so a same-size corruption (a flipped
         # byte) is refused here instead of OCRing garbage. It reads what the load reads next.
         not_ready = [s for s in cache.states(deep=True) if s.state != "ready"]
@@ -59,7 +60,9 @@ class OcrEngine:
                           ("text_recognition", "text_recognition")):
             if role in roles:
                 kwargs[f"{arg}_model_name"] = roles[role].name
-                kwargs[f"{arg}_model_dir"] = str(cache.model_dir(roles[role]))
+                kwargs[f"{arg}_model_dir"] = str(cache.engine_dir(roles[role]))
+        if cache.backend == "onnxruntime":  # the ONNX conversions `warm` published beside the models
+            kwargs["engine"] = "onnxruntime"
         start = time.perf_counter()
         self.pipeline = PaddleOCR(
             **kwargs,
@@ -84,7 +87,8 @@ class OcrEngine:
         cannot be decoded gets ``"error"`` and no lines; the others are still read."""
         out, start = [], time.perf_counter()
         try:
-            for index, image in enumerate(pages(data, self.max_pages, self.downscale_pixels)):
+            for index, image in enumerate(pages(data, self.max_pages, self.downscale_pixels,
+                                                      self.pdf_dpi)):
                 page_start = time.perf_counter()
                 if isinstance(image, PageError):  # the pages before it are kept
                     out.append({"page": image.number, "lines": [], "error": image.error})

@@ -11,7 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
-from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGE_PIXELS, MAX_PAGES
+from ocr_worker.cache import BACKENDS
+from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGE_PIXELS, MAX_PAGES, PDF_DPI
 from ocr_worker.heartbeat import DEFAULT_FILE, DEFAULT_MAX_AGE
 from ocr_worker.inference import DEFAULT_MAX_WAITING
 
@@ -35,6 +36,10 @@ def _model_source(value: str) -> Optional[str]:
     if value == "official" or value.startswith(("s3://", "https://", "http://", "file:///")):
         return None
     return "must be official, s3://bucket/prefix, https://host/path or file:///dir"
+
+
+def _backend(value: str) -> Optional[str]:
+    return None if value in BACKENDS else f"must be one of {' | '.join(BACKENDS)}"
 
 
 def _log_level(value: str) -> Optional[str]:
@@ -81,12 +86,15 @@ SETTINGS = (
     Setting("OCR_MODEL_LOCK", "", "the model lock file (default: models.lock.json beside the package)", CACHE),
     Setting("OCR_MODEL_SOURCE", "official", "official | s3://bucket/prefix | https://host/path | file:///dir", CACHE,
             check=_model_source),
+    Setting("OCR_BACKEND", "paddle", "inference engine: paddle (Paddle Inference) | onnxruntime (the models "
+            "converted by warm)", CACHE, check=_backend),
     Setting("LOG_LEVEL", "INFO", "DEBUG | INFO | WARNING | ERROR", EVERY, check=_log_level),
     Setting("OCR_LOCK_TIMEOUT", "900", "seconds warm waits for another warmer", ("warm",), True, 1),
     Setting("OCR_MAX_DOCUMENT_SECONDS", "600", "a document still unread after this gets an error", OCR, True, 1),
     Setting("OCR_MAX_PAGES", str(MAX_PAGES), "pages of a PDF or frames of a TIFF in one document", OCR, True, 1),
     Setting("OCR_DOWNSCALE_PIXELS", str(DOWNSCALE_PIXELS), "larger pages are downscaled to this many pixels "
             "before OCR; it bounds memory", OCR, True, 1_000_000, MAX_PAGE_PIXELS),
+    Setting("OCR_PDF_DPI", str(PDF_DPI), "resolution PDF pages are rendered at", OCR, True, 72, 600),
     Setting("OCR_HEARTBEAT_FILE", DEFAULT_FILE, "touched while the worker or server loop runs",
             ("health", "worker", "serve")),
     Setting("OCR_HEARTBEAT_MAX_AGE", str(DEFAULT_MAX_AGE), "seconds after which `health` fails", ("health",), True, 1),

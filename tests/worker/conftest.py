@@ -84,3 +84,13 @@ def warm_cache(tmp_path_factory, mirror) -> Path:
     result = run_cli("warm", env=worker_env(cache, mirror / "models.lock.json", f"file://{mirror}"))
     assert result.returncode == 0, result.stdout + result.stderr
     return cache
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory, mirror) -> Path:
+    """A cache warmed for OCR_BACKEND=onnxruntime: the models and their paddle2onnx conversions."""
+    cache = tmp_path_factory.mktemp("onnx-cache")
+    result = run_cli("warm", env=worker_env(cache, mirror / "models.lock.json", f"file://{mirror}",
+                                            OCR_BACKEND="onnxruntime"), timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return cache

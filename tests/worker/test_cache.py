@@ -1,5 +1,6 @@
 """The shared model cache under real concurrent processes, kills, corruption and read-only mounts."""
 
+import hashlib
 import json
 import os
 import signal
@@ -159,3 +160,55 @@ def test_unpinned_entries_are_recorded_then_pinned_by_lock(tmp_path, mirror):
     assert result.returncode == 0 and "no checksum pinned" in result.stdout
     assert run_cli("lock", env=env).returncode == 0
     assert ModelLock.load(unpinned) == pinned
+
+
+def onnx_env(tmp_path, mirror, source=None):
+    return worker_env(tmp_path, lock_of(mirror), source or f"file://{mirror}", OCR_BACKEND="onnxruntime")
+
+
+def test_concurrent_warmers_convert_each_model_to_onnx_exactly_once(tmp_path, mirror):
+    env = onnx_env(tmp_path, mirror)
+    procs = [subprocess.Popen([sys.executable, "-m", "ocr_worker", "warm"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 3, outputs
+    for spec in ModelLock.load(lock_of(mirror)).models:
+        assert sum(out.count(f"converting {spec.name} to ONNX") for out in outputs) == 1
+        manifest = json.loads((tmp_path / "onnx_models" / spec.name / MANIFEST).read_text())
+        assert manifest["archive_sha256"] == spec.sha256 and set(manifest["files"]) == {"inference.onnx",
+                                                                                         "inference.yml"}
+    assert not any((tmp_path / ".staging").iterdir())
+    verify = run_cli("verify", env=env)
+    assert verify.returncode == 0 and verify.stdout.count(" ready ") == 4 and "(onnx)" in verify.stdout
+    # The paddle backend does not need the conversions, and never looks at them.
+    assert run_cli("verify", env=worker_env(tmp_path, lock_of(mirror), f"file://{mirror}")).stdout.count(" ready ") == 2
+
+
+def test_a_damaged_conversion_is_quarantined_and_converted_again(tmp_path, mirror):
+    env = onnx_env(tmp_path, mirror)
+    assert run_cli("warm", env=env, timeout=600).returncode == 0
+    model = tmp_path / "onnx_models" / "PP-OCRv5_mobile_rec" / "inference.onnx"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, one flipped byte
+    model.write_bytes(bytes(data))
+    verify = run_cli("verify", env=env)
+    assert verify.returncode == 1 and "PP-OCRv5_mobile_rec (onnx)       corrupt" in verify.stdout
+    result = run_cli("warm", env=env, timeout=600)
+    assert result.returncode == 0, result.stdout
+    assert "quarantining PP-OCRv5_mobile_rec (onnx)" in result.stdout and "downloading" not in result.stdout
+    assert run_cli("verify", env=env).returncode == 0
+
+
+def test_a_failed_conversion_is_one_line_and_exit_16(tmp_path, mirror):
+    assert run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), f"file://{mirror}")).returncode == 0
+    # A published model whose program paddle2onnx cannot read (its manifest updated to match).
+    folder = tmp_path / "official_models" / "PP-OCRv5_mobile_det"
+    (folder / "inference.json").write_text("{}")
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest["files"]["inference.json"] = {"size": 2, "sha256": hashlib.sha256(b"{}").hexdigest()}
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    result = run_cli("warm", env=onnx_env(tmp_path, mirror), timeout=600)
+    assert result.returncode == 16
+    [error] = [json.loads(line) for line in result.stdout.splitlines() if '"error"' in line]
+    assert error["message"].startswith("PP-OCRv5_mobile_det: paddle2onnx exited ")
+    assert not (tmp_path / "onnx_models" / "PP-OCRv5_mobile_det").exists()

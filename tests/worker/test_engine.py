@@ -10,7 +10,7 @@ from ocr_worker.cache import ModelCache
 from ocr_worker.documents import DocumentError, kind_of, pages
 from ocr_worker.engine import ModelsNotReady, OcrEngine, text_of
 from ocr_worker.models import ModelLock
-from tests.worker.docs import INVOICE, PAGE_TWO, encode, text_image, two_page_pdf
+from tests.worker.docs import INVOICE, PAGE_TWO, a4_page, encode, text_image, two_page_pdf
 
 pytestmark = [pytest.mark.ocr, pytest.mark.slow]
 
@@ -108,3 +108,19 @@ def test_engine_refuses_a_same_size_corruption(warm_cache, mirror, tmp_path):
     weights.write_bytes(bytes(data))
     with pytest.raises(ModelsNotReady, match=r"\(corrupt\)"):
         OcrEngine(ModelCache(cache, ModelLock.load(mirror / "models.lock.json")))
+
+
+def test_the_onnxruntime_backend_reads_what_paddle_inference_reads(engine, onnx_cache, mirror):
+    """Same models, converted by `warm`: the same lines on a dense A4 page and a two-page PDF."""
+    onnx = OcrEngine(ModelCache(onnx_cache, ModelLock.load(mirror / "models.lock.json"), backend="onnxruntime"))
+    assert onnx.pipeline is not engine.pipeline
+    for document in (encode(a4_page(), "PNG"), two_page_pdf()):
+        ours, theirs = onnx.ocr_document(document), engine.ocr_document(document)
+        assert [[line["text"] for line in page["lines"]] for page in ours["pages"]] == \
+               [[line["text"] for line in page["lines"]] for page in theirs["pages"]]
+    assert len(list(text_of(onnx.ocr_document(encode(a4_page(), "PNG"))))) == 30
+
+
+def test_the_onnxruntime_backend_refuses_a_missing_conversion(warm_cache, mirror):
+    with pytest.raises(ModelsNotReady, match=r"PP-OCRv5_mobile_det \(onnx\) \(missing\)"):
+        OcrEngine(ModelCache(warm_cache, ModelLock.load(mirror / "models.lock.json"), backend="onnxruntime"))
