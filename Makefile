@@ -21,7 +21,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(CURDIR)/$(SCA
 # The container tests build, push and run images without a Docker engine (README: Prerequisites).
 CONTAINER_PACKAGES := podman buildah catatonit debootstrap docker-registry runc openssl busybox-static
 
-.PHONY: setup container-tools synth synth-cdktn test test-cdktn test-fast scan bench golden run-task clean
+.PHONY: setup container-tools synth synth-cdktn test test-cdktn test-fast scan bench image-lock golden run-task clean
 
 setup: $(VENV)/.installed node_modules/.installed $(SCAN_VENV)/.installed $(CDKTN_VENV)/.installed
 
@@ -88,6 +88,15 @@ scan: synth
 bench: setup
 	$(VENV)/bin/python tests/bench/bench_synth.py
 	$(VENV)/bin/python tests/bench/bench_worker.py
+	$(VENV)/bin/python tests/bench/bench_ocr.py
+
+# Re-pin the image's packages, with hashes, at the versions the tests run on (requirements.lock).
+image-lock:
+	python3 -m venv .venv-uv && .venv-uv/bin/pip install --quiet uv==0.13.9
+	.venv-uv/bin/uv pip compile image/requirements.txt -c requirements.lock --generate-hashes --no-header \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o image/requirements.lock.new
+	(sed -n 1,3p image/requirements.lock && cat image/requirements.lock.new) > image/requirements.lock.tmp
+	mv image/requirements.lock.tmp image/requirements.lock && rm image/requirements.lock.new
 
 golden: setup
 	UPDATE_GOLDEN=1 $(VENV)/bin/pytest tests/test_golden.py
