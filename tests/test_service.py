@@ -153,6 +153,14 @@ def test_spot_runs_three_tasks_in_four_on_fargate_spot(service_doc, tmp_path):
                                                                                               "FARGATE_SPOT"]
 
 
+def test_the_backend_reaches_the_warmer_and_the_worker_alike(containers, tmp_path):
+    assert not any(e["name"] == "OCR_BACKEND" for c in containers.values() for e in c["environment"])
+    doc = load_stack(synth_app(tmp_path, settings(service={"backend": "onnxruntime"})), "service")
+    definitions = json.loads(one(resources(doc, "aws_ecs_task_definition"))["container_definitions"])
+    assert [{e["name"]: e["value"] for e in c["environment"]}["OCR_BACKEND"] for c in definitions] == \
+           ["onnxruntime", "onnxruntime"]
+
+
 # -- props: what ECS, Fargate and CloudWatch refuse at apply time ---------------------------
 
 BAD_PROPS = {
@@ -174,6 +182,7 @@ BAD_PROPS = {
     "cache path relative": (dict(cache_mount_path="cache"), "cache_mount_path: 'cache' must be an absolute path"),
     "cache path is scratch": (dict(cache_mount_path="/tmp"), "cache_mount_path: '/tmp' collides with the scratch mount"),
     "cache path inside scratch": (dict(cache_mount_path="/tmp/models"), "cache_mount_path: '/tmp/models' collides"),
+    "unknown backend": (dict(backend="openvino"), "backend: 'openvino' must be one of paddle, onnxruntime"),
 }
 
 

@@ -67,3 +67,11 @@ def test_the_final_stage_installs_no_mesa():
     installed = re.search(r"apt-get install -y --no-install-recommends ([^\\\n]+)", final).group(1).split()
     assert "libgl1" not in installed and "libglvnd0" in installed
     assert "COPY --from=build /gl/ /usr/local/lib/" in final and "ldconfig" in final
+
+
+def test_the_service_offers_the_backends_the_image_has():
+    from ocr_worker.cache import BACKENDS
+
+    from constructs_lib.service import BACKENDS as SERVICE_BACKENDS
+
+    assert SERVICE_BACKENDS == BACKENDS
