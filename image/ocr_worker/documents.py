@@ -146,8 +146,10 @@ def _pdf_pages(data: bytes, max_pages: int, max_pixels: int, dpi: int) -> Iterat
             raise DocumentError("encrypted PDF: remove the password and resubmit") from None
         raise DocumentError(f"unreadable PDF: {message}") from None
     try:
-        # Filled-in form fields are drawn, as PaddleX's own PDF reader draws them.
-        pdf.init_forms()
+        try:  # filled-in form fields are drawn, as PaddleX's own PDF reader draws them
+            pdf.init_forms()
+        except pdfium.PdfiumError:  # a form layer PDFium cannot set up: the pages render without it
+            pass
         count = len(pdf)
         if count == 0:
             raise DocumentError("PDF has no pages")
