@@ -7,21 +7,26 @@ line per document with the process's resident memory after it and its peak so fa
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
 
 
-def rss_mb() -> float:
+def _status_mb(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def rss_mb() -> float:
+    return _status_mb("VmRSS")
 
 
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak RSS. Not getrusage's ru_maxrss: Linux carries that over exec from
+    the process that forked this one (a pytest process holding engines of its own)."""
+    return _status_mb("VmHWM")
 
 
 def main(cache: str, lock: str, *files: str) -> None:
