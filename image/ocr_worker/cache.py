@@ -100,9 +100,16 @@ class ModelCache:
     def model_dir(self, spec: ModelSpec) -> Path:
         return self.models_dir / spec.name
 
+    def converted_dir(self, spec: ModelSpec) -> Path:
+        return self.onnx_dir / spec.name
+
     def engine_dir(self, spec: ModelSpec) -> Path:
         """The folder the engine loads for ``spec`` on this cache's backend."""
-        return self.onnx_dir / spec.name if self.backend == "onnxruntime" else self.model_dir(spec)
+        return self.converted_dir(spec) if self.backend == "onnxruntime" else self.model_dir(spec)
+
+    def _manifest(self, spec: ModelSpec) -> dict:
+        """The manifest of ``spec``'s published model (check it first)."""
+        return json.loads((self.model_dir(spec) / MANIFEST).read_text())
 
     # -- checking ------------------------------------------------------------------------------
 
@@ -115,8 +122,8 @@ class ModelCache:
         source = self.check(spec, deep=False)
         if source.state != "ready":
             return ModelState(f"{spec.name} (onnx)", "missing", detail=f"its source is {source.state}")
-        archive = json.loads((self.model_dir(spec) / MANIFEST).read_text())["archive_sha256"]
-        return self._check(f"{spec.name} (onnx)", self.onnx_dir / spec.name, archive, deep)
+        return self._check(f"{spec.name} (onnx)", self.converted_dir(spec), self._manifest(spec)["archive_sha256"],
+                           deep)
 
     def _check(self, name: str, folder: Path, archive_sha256: Optional[str], deep: bool) -> ModelState:
         if not folder.exists():
@@ -162,23 +169,20 @@ class ModelCache:
             raise CacheError(EXIT_READ_ONLY_MISSING,
                              f"cache {self.home} is read-only and these models are not ready: {', '.join(missing)}")
         self.models_dir.mkdir(parents=True, exist_ok=True)
+        # The models first, then (on onnxruntime) their conversions, which need them published.
+        steps = [(self.check, self.model_dir, self._install)]
+        if self.backend == "onnxruntime":
+            steps.append((self.check_converted, self.converted_dir, self._convert))
         with self._exclusive(lock_timeout):
             self._clean_staging()
-            for spec in self.lock.models:
-                state = self.check(spec)
-                if state.state == "ready":
-                    continue
-                if state.state == "corrupt":
-                    self._quarantine(state, self.model_dir(spec))
-                self._install(spec)
-            if self.backend == "onnxruntime":
+            for check, folder_of, make in steps:
                 for spec in self.lock.models:
-                    state = self.check_converted(spec)
+                    state = check(spec)
                     if state.state == "ready":
                         continue
-                    if state.state == "corrupt" and (self.onnx_dir / spec.name).exists():
-                        self._quarantine(state, self.onnx_dir / spec.name)
-                    self._convert(spec)
+                    if state.state == "corrupt":  # only a folder that exists is corrupt
+                        self._quarantine(state, folder_of(spec))
+                    make(spec)
         log.info("Using cached models from %s", self.models_dir)
 
     def _writable(self) -> bool:
@@ -263,17 +267,17 @@ class ModelCache:
                  "--save_file", str(folder / "inference.onnx")],
                 capture_output=True, text=True, timeout=CONVERSION_TIMEOUT)
         except subprocess.TimeoutExpired:
-            raise CacheError(EXIT_CONVERSION, f"{spec.name}: paddle2onnx took more than {CONVERSION_TIMEOUT} s") from None
+            raise CacheError(EXIT_CONVERSION,
+                             f"{spec.name}: paddle2onnx took more than {CONVERSION_TIMEOUT} s") from None
         if result.returncode != 0 or not (folder / "inference.onnx").is_file():
             last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
             raise CacheError(EXIT_CONVERSION, f"{spec.name}: paddle2onnx exited {result.returncode}: {last[0]}")
         shutil.copyfile(source / "inference.yml", folder / "inference.yml")  # pre/post-processing settings
         files = {name: {"size": (folder / name).stat().st_size, "sha256": _sha256(folder / name)}
                  for name in ("inference.onnx", "inference.yml")}
-        archive = json.loads((source / MANIFEST).read_text())["archive_sha256"]
         self.onnx_dir.mkdir(exist_ok=True)
-        _publish(folder, {"name": spec.name, "archive_sha256": archive, "converter": "paddle2onnx",
-                          "files": files}, self.onnx_dir / spec.name)
+        _publish(folder, {"name": spec.name, "archive_sha256": self._manifest(spec)["archive_sha256"],
+                          "converter": "paddle2onnx", "files": files}, self.converted_dir(spec))
         log.info("converted %s in %.1f s", spec.name, time.monotonic() - start)
 
     def _extract(self, archive: Path, folder: Path, spec: ModelSpec) -> dict:
@@ -304,7 +308,7 @@ class ModelCache:
             state = self.check(spec)
             if state.state != "ready":
                 raise CacheError(EXIT_CHECKSUM, f"{spec.name} is {state.state}; warm the cache before `lock`")
-            manifest = json.loads((self.model_dir(spec) / MANIFEST).read_text())
+            manifest = self._manifest(spec)
             pinned.append(ModelSpec(spec.name, spec.role, manifest["archive_sha256"], manifest["archive_size"]))
         return ModelLock(tuple(pinned))
 

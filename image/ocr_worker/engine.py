@@ -87,15 +87,14 @@ class OcrEngine:
         cannot be decoded gets ``"error"`` and no lines; the others are still read."""
         out, start = [], time.perf_counter()
         try:
-            for index, image in enumerate(pages(data, self.max_pages, self.downscale_pixels,
-                                                      self.pdf_dpi)):
+            for index, image in enumerate(pages(data, self.max_pages, self.downscale_pixels, self.pdf_dpi)):
                 page_start = time.perf_counter()
                 if isinstance(image, PageError):  # the pages before it are kept
                     out.append({"page": image.number, "lines": [], "error": image.error})
                 else:
                     out.append({"page": index + 1, "lines": self.ocr_page(image),
                                 "seconds": round(time.perf_counter() - page_start, 3)})
-                del image
+                del image  # free this page before the next one is decoded
                 if on_page:
                     on_page(index)
         finally:

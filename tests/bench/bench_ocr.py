@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.model_mirror import build_mirror  # noqa: E402
 from tests.worker.corpus import manual, resources  # noqa: E402
+from tests.worker.stock import stock_paddleocr  # noqa: E402
 
 #: (manual, 1-based page): prose pages with 1,900-4,600 characters each.
 PAGES = [("eyes17.es.pdf", 3), ("eyes17.es.pdf", 7), ("eyes17.es.pdf", 13),
@@ -98,26 +99,20 @@ def main() -> None:
     from ocr_worker.cache import ModelCache
     from ocr_worker.engine import OcrEngine, text_of
     from ocr_worker.models import ModelLock
-    from paddleocr import PaddleOCR
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         build_mirror(work / "mirror")
         lock = work / "mirror/models.lock.json"
-        for backend in {backend for backend, _ in SETTINGS.values()}:
+        backends = {backend for backend, _ in SETTINGS.values()}
+        for backend in backends:
             subprocess.run([sys.executable, "-m", "ocr_worker", "warm"], check=True, stdout=subprocess.DEVNULL,
                            env={**os.environ, "PADDLE_PDX_CACHE_HOME": str(work / "cache"), "OCR_MODEL_LOCK": str(lock),
                                 "OCR_MODEL_SOURCE": f"file://{work / 'mirror'}", "OCR_BACKEND": backend})
         engines = {backend: OcrEngine(ModelCache(work / "cache", ModelLock.load(lock), backend=backend))
-                   for backend in {backend for backend, _ in SETTINGS.values()}}
+                   for backend in backends}
         cache = ModelCache(work / "cache", ModelLock.load(lock))
-        roles = cache.lock.by_role()
-        det, rec = roles["text_detection"], roles["text_recognition"]
-        folders = dict(text_detection_model_name=det.name, text_detection_model_dir=str(cache.model_dir(det)),
-                       text_recognition_model_name=rec.name, text_recognition_model_dir=str(cache.model_dir(rec)))
-        stock = {label: PaddleOCR(**folders, use_doc_orientation_classify=False, use_doc_unwarping=False,
-                                  use_textline_orientation=False, device="cpu", **options)
-                 for label, options in STOCK_VARIANTS.items()}
+        stock = {label: stock_paddleocr(cache, **options) for label, options in STOCK_VARIANTS.items()}
         pages = documents(work)
         labels = [*SETTINGS, *STOCK_VARIANTS]
 

@@ -15,6 +15,7 @@ from PIL import Image
 
 from tests.worker.corpus import resources
 from tests.worker.docs import INVOICE, text_image
+from tests.worker.stock import stock_paddleocr
 
 pytestmark = [pytest.mark.ocr, pytest.mark.slow]
 
@@ -27,15 +28,8 @@ def models(warm_cache, mirror):
 
 @pytest.fixture(scope="module")
 def stock(models):
-    from paddleocr import PaddleOCR
-
     cache, _ = models
-    roles = cache.lock.by_role()
-    det, rec = roles["text_detection"], roles["text_recognition"]
-    return PaddleOCR(text_detection_model_name=det.name, text_detection_model_dir=str(cache.model_dir(det)),
-                     text_recognition_model_name=rec.name, text_recognition_model_dir=str(cache.model_dir(rec)),
-                     use_doc_orientation_classify=False, use_doc_unwarping=False, use_textline_orientation=False,
-                     device="cpu")
+    return stock_paddleocr(cache)
 
 
 def exif_rotated_photo(tmp_path):
