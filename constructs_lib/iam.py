@@ -7,15 +7,12 @@ from typing import Optional
 
 from constructs import Construct
 
-from constructs_lib import validation
+from constructs_lib import aws_env, validation
 from constructs_lib.framework import aws
 from constructs_lib.naming import Names
 from constructs_lib.policy import service_trust_policy
 from constructs_lib.validation import Props
 
-DataAwsCallerIdentity = aws.data_aws_caller_identity.DataAwsCallerIdentity
-DataAwsPartition = aws.data_aws_partition.DataAwsPartition
-DataAwsRegion = aws.data_aws_region.DataAwsRegion
 IamRole = aws.iam_role.IamRole
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
@@ -56,11 +53,9 @@ class TaskRoles(Construct):
         super().__init__(scope, id)
         props = self.props = props or TaskRolesProps()
         names = Names(project)
-        account = DataAwsCallerIdentity(self, "account")
-        partition = DataAwsPartition(self, "partition")
-        region = DataAwsRegion(self, "region")
-        source_arn = f"arn:{partition.partition}:ecs:{region.id}:{account.account_id}:*"
-        trust = service_trust_policy(self, "trust", ECS_TASKS, account.account_id, source_arn)
+        account = aws_env.account_id(self)
+        source_arn = f"arn:{aws_env.partition(self)}:ecs:{aws_env.region(self)}:{account}:*"
+        trust = service_trust_policy(self, "trust", ECS_TASKS, account, source_arn)
 
         self.execution_role = IamRole(self, "execution-role", name=props.execution_role_name or names.execution_role,
                                       assume_role_policy=trust.json,

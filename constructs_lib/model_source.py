@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from constructs_lib import validation
+from constructs_lib import aws_env, validation
 from constructs_lib.framework import aws
 from constructs_lib.policy import Role, grant, statement
 from constructs_lib.validation import Props
 
-DataAwsPartition = aws.data_aws_partition.DataAwsPartition
 IamRolePolicy = aws.iam_role_policy.IamRolePolicy
 
 
@@ -47,6 +46,5 @@ def grant_model_source_read(role: Role, props: ModelSourceProps) -> Optional[Iam
     if props.s3_objects is None:
         return None
     bucket, prefix = props.s3_objects
-    partition = DataAwsPartition(role.node.scope, f"{role.node.id}-model-source-partition")
-    objects = f"arn:{partition.partition}:s3:::{bucket}/{prefix + '/' if prefix else ''}*"
+    objects = f"arn:{aws_env.partition(role)}:s3:::{bucket}/{prefix + '/' if prefix else ''}*"
     return grant(role, "model-source-read", [statement("ReadModelArchives", ["s3:GetObject"], [objects])])

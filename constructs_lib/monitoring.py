@@ -8,7 +8,7 @@ from typing import Optional
 
 from constructs import Construct
 
-from constructs_lib import validation
+from constructs_lib import aws_env, validation
 from constructs_lib.framework import aws
 from constructs_lib.naming import Names
 from constructs_lib.policy import deny_without_tls, policy_document, statement
@@ -21,7 +21,6 @@ CloudwatchMetricAlarmMetricQueryMetric = aws.cloudwatch_metric_alarm.CloudwatchM
 CloudwatchEventRule = aws.cloudwatch_event_rule.CloudwatchEventRule
 CloudwatchEventTarget = aws.cloudwatch_event_target.CloudwatchEventTarget
 CloudwatchEventTargetInputTransformer = aws.cloudwatch_event_target.CloudwatchEventTargetInputTransformer
-DataAwsPartition = aws.data_aws_partition.DataAwsPartition
 KmsAlias = aws.kms_alias.KmsAlias
 KmsKey = aws.kms_key.KmsKey
 SnsTopic = aws.sns_topic.SnsTopic
@@ -65,13 +64,13 @@ class Monitoring(Construct):
         super().__init__(scope, id)
         props = self.props = props or MonitoringProps()
         name, alarm_email = props.name or Names(project).prefix, props.alarm_email
-        partition = DataAwsPartition(self, "partition")
+        partition = aws_env.partition(self)
         # A key policy, not an IAM policy: "Resource": "*" means this key. Written inline so that
         # IAM-policy scanners do not read it as an identity policy on every resource.
         key_policy = {"Version": "2012-10-17", "Statement": [
             # Without an account statement the key is unmanageable; KMS refuses such a policy.
             {"Sid": "AccountAdministers", "Effect": "Allow", "Action": "kms:*", "Resource": "*",
-             "Principal": {"AWS": f"arn:{partition.partition}:iam::{account_id}:root"}},
+             "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"}},
             {"Sid": "CloudWatchAlarmsPublish", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
              "Resource": "*", "Principal": {"Service": "cloudwatch.amazonaws.com"},
              "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}},
@@ -106,7 +105,7 @@ class Monitoring(Construct):
             statement("AccountOwns", ["sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:AddPermission",
                                       "sns:RemovePermission", "sns:DeleteTopic", "sns:Subscribe",
                                       "sns:ListSubscriptionsByTopic", "sns:Publish"], [self.topic.arn],
-                      principals={"AWS": [f"arn:{partition.partition}:iam::{account_id}:root"]}),
+                      principals={"AWS": [f"arn:{partition}:iam::{account_id}:root"]}),
             statement("CloudWatchAlarmsPublish", ["sns:Publish"], [self.topic.arn],
                       principals={"Service": ["cloudwatch.amazonaws.com"]},
                       conditions=[("StringEquals", "aws:SourceAccount", [account_id])]),

@@ -8,7 +8,7 @@ from typing import Literal, Optional
 
 from constructs import Construct
 
-from constructs_lib import validation
+from constructs_lib import aws_env, validation
 from constructs_lib.framework import Postcondition, TerraformIterator, TerraformLocal, TerraformResourceLifecycle, aws
 from constructs_lib.naming import Names
 from constructs_lib.policy import grant, service_trust_policy, statement
@@ -17,7 +17,6 @@ from constructs_lib.validation import Props, check
 CloudwatchLogGroup = aws.cloudwatch_log_group.CloudwatchLogGroup
 DataAwsAvailabilityZones = aws.data_aws_availability_zones.DataAwsAvailabilityZones
 DataAwsAvailabilityZonesFilter = aws.data_aws_availability_zones.DataAwsAvailabilityZonesFilter
-DataAwsCallerIdentity = aws.data_aws_caller_identity.DataAwsCallerIdentity
 DataAwsSubnet = aws.data_aws_subnet.DataAwsSubnet
 DataAwsVpc = aws.data_aws_vpc.DataAwsVpc
 DefaultSecurityGroup = aws.default_security_group.DefaultSecurityGroup
@@ -231,10 +230,10 @@ class Network(Construct):
             self._flow_logs(vpc, name, props.flow_log_retention_days)
 
     def _flow_logs(self, vpc: Vpc, name: str, retention_days: int) -> None:
-        account = DataAwsCallerIdentity(self, "account")
         group = CloudwatchLogGroup(self, "flow-log-group", name=f"/vpc/{name}/flow-logs",
                                    retention_in_days=retention_days)
-        trust = service_trust_policy(self, "flow-log-trust", "vpc-flow-logs.amazonaws.com", account.account_id)
+        trust = service_trust_policy(self, "flow-log-trust", "vpc-flow-logs.amazonaws.com",
+                                       aws_env.account_id(self))
         role = IamRole(self, "flow-log-role", name=f"{name}-flow-logs", assume_role_policy=trust.json)
         grant(role, "write-flow-logs", [statement(
             "WriteFlowLogs",

@@ -9,16 +9,13 @@ from typing import Optional, Sequence
 
 from constructs import Construct
 
-from constructs_lib import validation
+from constructs_lib import aws_env, validation
 from constructs_lib.framework import ITerraformDependable, aws
 from constructs_lib.naming import Names, log_group_of
 from constructs_lib.policy import Role, grant, statement
 from constructs_lib.validation import Props, check
 
 CloudwatchLogGroup = aws.cloudwatch_log_group.CloudwatchLogGroup
-DataAwsCallerIdentity = aws.data_aws_caller_identity.DataAwsCallerIdentity
-DataAwsPartition = aws.data_aws_partition.DataAwsPartition
-DataAwsRegion = aws.data_aws_region.DataAwsRegion
 EcsCluster = aws.ecs_cluster.EcsCluster
 EcsClusterSetting = aws.ecs_cluster.EcsClusterSetting
 EcsClusterCapacityProviders = aws.ecs_cluster_capacity_providers.EcsClusterCapacityProviders
@@ -234,7 +231,6 @@ class OcrService(Construct):
     def grant_task_protection(self, role: Role) -> IamRolePolicy:
         """The worker sets scale-in protection on its own task through the ECS agent, which calls
         UpdateTaskProtection with the task role: tasks of this cluster only."""
-        partition, region = DataAwsPartition(self, "partition"), DataAwsRegion(self, "region")
-        account = DataAwsCallerIdentity(self, "account")
-        tasks = f"arn:{partition.partition}:ecs:{region.id}:{account.account_id}:task/{self.cluster.name}/*"
+        tasks = (f"arn:{aws_env.partition(self)}:ecs:{aws_env.region(self)}:{aws_env.account_id(self)}:"
+                 f"task/{self.cluster.name}/*")
         return grant(role, "task-protection", [statement("ProtectOwnTask", ["ecs:UpdateTaskProtection"], [tasks])])

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from constructs import Construct
 
+from constructs_lib import aws_env
 from constructs_lib.backend import add_backend
 from constructs_lib.config import Settings
 from constructs_lib.documents import DocumentPipeline
-from constructs_lib.framework import TerraformOutput, TerraformStack, aws
+from constructs_lib.framework import TerraformOutput, TerraformStack
 from constructs_lib.iam import TaskRoles
 from constructs_lib.image_repository import ImageRepository
 from constructs_lib.model_cache import ModelCache
@@ -22,8 +23,6 @@ from constructs_lib.provider import add_aws_provider
 from constructs_lib.scaling import QueueScaling
 from constructs_lib.secure_bucket import SecureBucket, SecureBucketProps
 from constructs_lib.service import OcrService
-
-DataAwsCallerIdentity = aws.data_aws_caller_identity.DataAwsCallerIdentity
 
 
 class AppStack(TerraformStack):
@@ -88,12 +87,12 @@ class ServiceStack(AppStack):
                  model_cache: ModelCacheStack, image_dir: Path) -> None:
         super().__init__(scope, name, settings)
         project, cache = settings.project, model_cache.cache
-        account = DataAwsCallerIdentity(self, "account")
+        account_id = aws_env.account_id(self)
         roles = TaskRoles(self, "roles", settings.iam, project=project)
         image = ImageRepository(self, "image", settings.image, project=project, region=settings.region,
                                 context_dir=image_dir)
         documents = DocumentPipeline(self, "documents", settings.documents, project=project,
-                                     account_id=account.account_id)
+                                     account_id=account_id)
         # The warm-up container writes the cache; the worker's mount is read-only per container.
         cache.grant_read_write(roles.task_role)
         documents.grant_process(roles.task_role)
@@ -111,7 +110,7 @@ class ServiceStack(AppStack):
         QueueScaling(self, "scaling", settings.scaling, cluster_name=ocr.cluster.name,
                      service_name=ocr.service.name, queue_name=documents.queue.name)
         monitoring = Monitoring(self, "monitoring", settings.monitoring, project=project, region=settings.region,
-                                account_id=account.account_id,
+                                account_id=account_id,
                                 cluster_name=ocr.cluster.name, cluster_arn=ocr.cluster.arn,
                                 service_name=ocr.service.name,
                                 queue_name=documents.queue.name, dlq_name=documents.dlq.name,

@@ -37,7 +37,7 @@ def test_alarm_topic_uses_a_rotated_customer_key_that_cloudwatch_may_use_for_thi
     cloudwatch = statements["CloudWatchAlarmsPublish"]
     assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert cloudwatch["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
-    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": "${data.aws_caller_identity.account.account_id}"}}
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": "${data.aws_caller_identity.aws-account.account_id}"}}
 
 
 def test_alarms_go_to_the_topic(service_doc):
