@@ -64,7 +64,7 @@ def _engine_loader(config: dict):
     from ocr_worker.engine import OcrEngine
 
     return lambda: OcrEngine(model_cache(config), config["OCR_MAX_PAGES"], config["OCR_DOWNSCALE_PIXELS"],
-                             config["OCR_PDF_DPI"])
+                             config["OCR_PDF_DPI"], config["OCR_CPU_THREADS"])
 
 
 def cmd_worker(args, config: dict) -> int:

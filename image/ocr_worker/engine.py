@@ -10,6 +10,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ocr_worker import cpus
 from ocr_worker.cache import ModelCache
 from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGES, PDF_DPI, PageError, pages
 
@@ -37,7 +38,10 @@ def release_memory() -> None:
 
 class OcrEngine:
     def __init__(self, cache: ModelCache, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS,
-                 pdf_dpi: int = PDF_DPI) -> None:
+                 pdf_dpi: int = PDF_DPI, cpu_threads: int | None = None, options: dict | None = None) -> None:
+        """``cpu_threads``: inference threads; None or 0: one per CPU this process may use
+        (:mod:`ocr_worker.cpus`; PaddleOCR's own default is 10, more than a Fargate task has). ``options``: PaddleOCR's own keyword
+        options on top (``text_recognition_batch_size``, ...), as the benchmark sweeps them."""
         self.max_pages, self.downscale_pixels, self.pdf_dpi = max_pages, downscale_pixels, pdf_dpi
         # Deep: every file against its manifest sha256, so a same-size corruption (a flipped
         # byte) is refused here instead of OCRing garbage. It reads what the load reads next.
@@ -61,8 +65,12 @@ class OcrEngine:
             if role in roles:
                 kwargs[f"{arg}_model_name"] = roles[role].name
                 kwargs[f"{arg}_model_dir"] = str(cache.engine_dir(roles[role]))
+        self.cpu_threads = threads = cpu_threads or cpus.available()
         if cache.backend == "onnxruntime":  # the ONNX conversions `warm` published beside the models
-            kwargs["engine"] = "onnxruntime"
+            kwargs.update(engine="onnxruntime", engine_config={"intra_op_num_threads": threads})
+        else:
+            kwargs["cpu_threads"] = threads
+        kwargs.update(options or {})
         start = time.perf_counter()
         self.pipeline = PaddleOCR(
             **kwargs,

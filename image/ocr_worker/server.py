@@ -213,7 +213,8 @@ def serve(inference: InferenceThread, host: str, port: int, *, max_connections: 
     def log_load() -> None:
         inference.loaded.wait()
         if inference.engine is not None:
-            log.info("ready", extra={"fields": {"load_seconds": round(inference.engine.load_seconds, 2)}})
+            log.info("ready", extra={"fields": {"load_seconds": round(inference.engine.load_seconds, 2),
+                                                "cpu_threads": inference.engine.cpu_threads}})
         else:
             log.error("model load failed", extra={"fields": {"error": inference.load_error}})
             server.should_exit = True

@@ -95,6 +95,7 @@ SETTINGS = (
     Setting("OCR_DOWNSCALE_PIXELS", str(DOWNSCALE_PIXELS), "larger pages are downscaled to this many pixels "
             "before OCR; it bounds memory", OCR, True, 1_000_000, MAX_PAGE_PIXELS),
     Setting("OCR_PDF_DPI", str(PDF_DPI), "resolution PDF pages are rendered at", OCR, True, 72, 600),
+    Setting("OCR_CPU_THREADS", "0", "inference threads; 0: one per CPU the task has", OCR, True, 0, 64),
     Setting("OCR_HEARTBEAT_FILE", DEFAULT_FILE, "touched while the worker or server loop runs",
             ("health", "worker", "serve")),
     Setting("OCR_HEARTBEAT_MAX_AGE", str(DEFAULT_MAX_AGE), "seconds after which `health` fails", ("health",), True, 1),

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from ocr_worker import cpus
 from ocr_worker.cache import ModelCache
 from ocr_worker.documents import DocumentError, kind_of, pages
 from ocr_worker.engine import ModelsNotReady, OcrEngine, text_of
@@ -124,3 +125,26 @@ def test_the_onnxruntime_backend_reads_what_paddle_inference_reads(engine, onnx_
 def test_the_onnxruntime_backend_refuses_a_missing_conversion(warm_cache, mirror):
     with pytest.raises(ModelsNotReady, match=r"PP-OCRv5_mobile_det \(onnx\) \(missing\)"):
         OcrEngine(ModelCache(warm_cache, ModelLock.load(mirror / "models.lock.json"), backend="onnxruntime"))
+
+
+def runner_threads(engine) -> list:
+    """The CPU threads each model's runner was built with (Paddle Inference or ONNX Runtime)."""
+    inner = engine.pipeline.paddlex_pipeline._pipeline
+    return [model.runner._config.get("cpu_threads", model.runner._config.get("intra_op_num_threads"))
+            for model in (inner.text_det_model, inner.text_rec_model)]
+
+
+def test_threads_are_one_per_cpu_the_process_may_use_unless_set(engine, onnx_cache, mirror):
+    """PaddleOCR's own default is 10 threads, more than a Fargate task has: tests/bench/bench_ocr.py."""
+    assert runner_threads(engine) == [cpus.available()] * 2
+    onnx = OcrEngine(ModelCache(onnx_cache, ModelLock.load(mirror / "models.lock.json"), backend="onnxruntime"),
+                     cpu_threads=3)
+    assert runner_threads(onnx) == [3, 3]
+    code = (f"from pathlib import Path; from ocr_worker.cache import ModelCache; from ocr_worker.engine import "
+            f"OcrEngine; from ocr_worker.models import ModelLock; from tests.worker.test_engine import runner_threads; "
+            f"print(runner_threads(OcrEngine(ModelCache(Path({str(onnx_cache)!r}), "
+            f"ModelLock.load(Path({str(mirror / 'models.lock.json')!r}))))))")
+    result = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[1, 1]"
