@@ -137,8 +137,8 @@ def test_task_role_may_protect_only_tasks_of_this_cluster(service_doc):
     [(effect, actions, res)] = role_policies(service_doc, "task-role")["task-protection"]
     assert (effect, actions) == ("Allow", ["ecs:UpdateTaskProtection"])
     [arn] = res
-    assert re.fullmatch(r"arn:\$\{data\.aws_partition\.\w+\.partition\}:ecs:\$\{data\.aws_region\.\w+\.id\}:"
-                        r"\$\{data\.aws_caller_identity\.\w+\.account_id\}:task/", arn.split("${aws_ecs_cluster")[0])
+    assert re.fullmatch(r"arn:\$\{data\.aws_partition\.aws-partition\.partition\}:ecs:\$\{data\.aws_region\.aws-region\.id\}:"
+                        r"\$\{data\.aws_caller_identity\.aws-account\.account_id\}:task/", arn.split("${aws_ecs_cluster")[0])
     assert arn.endswith(ref(service_doc, "aws_ecs_cluster", "name") + "/*")
 
 
