@@ -40,8 +40,9 @@ class OcrEngine:
     def __init__(self, cache: ModelCache, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS,
                  pdf_dpi: int = PDF_DPI, cpu_threads: int | None = None, options: dict | None = None) -> None:
         """``cpu_threads``: inference threads; None or 0: one per CPU this process may use
-        (:mod:`ocr_worker.cpus`; PaddleOCR's own default is 10, more than a Fargate task has). ``options``: PaddleOCR's own keyword
-        options on top (``text_recognition_batch_size``, ...), as the benchmark sweeps them."""
+        (:mod:`ocr_worker.cpus`; PaddleOCR's own default is 10, more than a Fargate task has).
+        ``options``: PaddleOCR's own keyword options on top (``text_recognition_batch_size``, ...),
+        as the benchmark sweeps them."""
         self.max_pages, self.downscale_pixels, self.pdf_dpi = max_pages, downscale_pixels, pdf_dpi
         # Deep: every file against its manifest sha256, so a same-size corruption (a flipped
         # byte) is refused here instead of OCRing garbage. It reads what the load reads next.

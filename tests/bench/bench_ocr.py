@@ -77,7 +77,7 @@ class OpenVinoSession:
 STOCK = "stock PaddleOCR (144 dpi, 10 threads)"
 TODAY = "today: paddle, 200 dpi, 10 threads"
 TODAYS = Setting(options={"cpu_threads": 10})
-DEFAULT = "default: paddle, 200 dpi, 2 threads"
+DEFAULT = "default: paddle, 200 dpi, threads = CPUs"
 #: Groups of settings, each timed alternately with TODAY: the worker before this sweep, which
 #: kept PaddleOCR's default of 10 CPU threads. A group's processes live at once, so it stays small.
 #: Threads are one per CPU unless set (``cpu_threads``); PaddleOCR's recognition batch is 6.
@@ -163,6 +163,7 @@ def documents(work: Path) -> list[tuple[str, Path, str]]:
 def child(setting: dict, cache: str, lock: str) -> None:
     """A process reading pages for one setting: a file path per stdin line, a JSON line back with
     the text; at end of input, this process's peak resident memory."""
+    from ocr_worker import cpus
     from ocr_worker.cache import ModelCache
     from ocr_worker.engine import OcrEngine, text_of
     from ocr_worker.models import ModelLock
@@ -182,7 +183,7 @@ def child(setting: dict, cache: str, lock: str) -> None:
         if setting.openvino:
             inner = engine.pipeline.paddlex_pipeline._pipeline
             for model in (inner.text_det_model, inner.text_rec_model):
-                model.runner.session = OpenVinoSession(model.runner._get_model_path(), len(os.sched_getaffinity(0)),
+                model.runner.session = OpenVinoSession(model.runner._get_model_path(), cpus.available(),
                                                        setting.openvino)
 
         def read(file: str) -> str:
@@ -195,7 +196,7 @@ def child(setting: dict, cache: str, lock: str) -> None:
 
 class Runner:
     """The processes of one setting. ``read`` gives each the same page at once and returns the
-    wall time, the pages read and the text (from the first)."""
+    wall time and the text (from the first)."""
 
     def __init__(self, setting: Setting, env: dict) -> None:
         argv = [sys.executable, __file__, "--child", json.dumps(asdict(setting)), env["PADDLE_PDX_CACHE_HOME"],
@@ -213,13 +214,13 @@ class Runner:
             raise SystemExit(f"bench child {proc.args[3]} exited with {proc.wait()}")
         return json.loads(line)
 
-    def read(self, file: Path) -> tuple[float, int, str]:
+    def read(self, file: Path) -> tuple[float, str]:
         start = time.perf_counter()
         for proc in self.procs:
             proc.stdin.write(f"{file}\n")
             proc.stdin.flush()
         answers = [self._answer(proc) for proc in self.procs]
-        return time.perf_counter() - start, len(self.procs), answers[0]["text"]
+        return time.perf_counter() - start, answers[0]["text"]
 
     def close(self) -> float:
         """Stop the processes; their peak resident memory together, MiB."""
@@ -249,34 +250,36 @@ def main() -> None:
             for runner in runners.values():  # the first page initialises kernels
                 runner.read(pages[0][1])
             labels = list(runners)
-            seconds = {label: [] for label in labels}
-            latency = {label: [] for label in labels}
+            walls = {label: [] for label in labels}
             errors = {label: [0, 0] for label in labels}
             for run in range(runs):
                 for index, (_, file, truth) in enumerate(pages):
                     turn = (index + run) % len(labels)
                     for label in labels[turn:] + labels[:turn]:
-                        wall, count, text = runners[label].read(file)
-                        seconds[label].append((wall, count))
-                        latency[label].append(wall)
+                        wall, text = runners[label].read(file)
+                        walls[label].append(wall)
                         if run == 0:
                             errors[label][0] += edit_distance(normalized(text), normalized(truth))
                             errors[label][1] += len(normalized(truth))
             for label in labels:
-                rate = sum(count for _, count in seconds[label]) / sum(wall for wall, _ in seconds[label])
-                rows[group, label] = (rate, latency[label], errors[label][0] / errors[label][1],
+                rate = len(walls[label]) * len(runners[label].procs) / sum(walls[label])
+                rows[group, label] = (rate, walls[label], errors[label][0] / errors[label][1],
                                       runners[label].close())
             today[group] = rows[group, TODAY][0]
 
+    # Stock reads in the first group; other groups reach it through their own TODAY.
+    stock = next(rate / today[group] for (group, label), (rate, *_) in rows.items() if label == STOCK)
     print(f"{len(pages)} pages x {runs} runs; {platform.machine()}, {os.cpu_count()} cpus, "
           f"Python {platform.python_version()}; latency in seconds per page (per process)")
-    print(f"{'setting':36s} {'pages/s':>8s} {'min':>6s} {'median':>7s} {'max':>6s} {'CER':>6s} "
-          f"{'peak MiB':>8s} {'vs today':>9s}")
+    print(f"{'setting':40s} {'pages/s':>8s} {'min':>6s} {'median':>7s} {'max':>6s} {'CER':>6s} "
+          f"{'peak MiB':>8s} {'vs today':>9s} {'vs stock':>9s}")
     for group in GROUPS:
         print(f"-- {group}")
-        for label, (rate, s, cer, peak) in [(k[1], v) for k, v in rows.items() if k[0] == group]:
-            print(f"{label:36s} {rate:8.3f} {min(s):6.2f} {statistics.median(s):7.2f} {max(s):6.2f} "
-                  f"{cer:6.2%} {peak:8.0f} {rate / today[group]:8.2f}x")
+        for (in_group, label), (rate, walls, cer, peak) in rows.items():
+            if in_group == group:
+                print(f"{label:40s} {rate:8.3f} {min(walls):6.2f} {statistics.median(walls):7.2f} "
+                      f"{max(walls):6.2f} {cer:6.2%} {peak:8.0f} {rate / today[group]:8.2f}x "
+                      f"{rate / today[group] / stock:8.2f}x")
 
 
 if __name__ == "__main__":
