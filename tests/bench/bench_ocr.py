@@ -14,6 +14,10 @@ Reported per setting: pages/s per task (all its processes together), per-page la
 (min/median/max), peak resident memory (its processes together), and the character error rate
 (edit distance over the known text's length, whitespace collapsed), with the speed ratio to TODAY.
 
+The models are the test mirror's PP-OCRv5 mobile detector and recognizer, or, with
+``OCR_MODEL_LOCK`` and ``OCR_MODEL_SOURCE`` set as for ``ocr-worker warm``, that lock's models
+(for example the production lock and a mirror of it).
+
 Usage: python tests/bench/bench_ocr.py [runs, >= 1]
 """
 
@@ -237,9 +241,12 @@ def main() -> None:
     rows, today = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        build_mirror(work / "mirror")
         env = {"PADDLE_PDX_CACHE_HOME": str(work / "cache"), "OCR_MODEL_LOCK": str(work / "mirror/models.lock.json"),
                "OCR_MODEL_SOURCE": f"file://{work / 'mirror'}"}
+        if os.environ.get("OCR_MODEL_LOCK") and os.environ.get("OCR_MODEL_SOURCE"):  # e.g. the production lock
+            env.update(OCR_MODEL_LOCK=os.environ["OCR_MODEL_LOCK"], OCR_MODEL_SOURCE=os.environ["OCR_MODEL_SOURCE"])
+        else:
+            build_mirror(work / "mirror")
         for backend in ("paddle", "onnxruntime"):
             subprocess.run([sys.executable, "-m", "ocr_worker", "warm"], check=True, stdout=subprocess.DEVNULL,
                            env={**os.environ, **env, "OCR_BACKEND": backend, "PYTHONPATH": str(ROOT / "image")})
