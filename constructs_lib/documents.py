@@ -148,11 +148,24 @@ class DocumentPipeline(Construct):
             statement("RequeueAndDeadLetter", ["sqs:SendMessage"], [self.queue.arn, self.dlq.arn])])
 
     def grant_read_input(self, role: Role) -> IamRolePolicy:
-        """GetObject under the input prefix only."""
-        return grant(role, "documents-read-input", [statement(
-            "ReadInput", ["s3:GetObject"], [f"{self.input_bucket_arn}/{self.props.input_prefix}*"])])
+        """Read the documents under the input prefix, and learn when one is missing.
+
+        - ``s3:GetObject``: HeadObject of the current version, GetObject without a version.
+        - ``s3:GetObjectVersion``: GetObject with the ``VersionId`` of the event record (the
+          bucket is versioned). S3 authorizes a request that names a version as this action, not
+          as GetObject (GetObject API reference, "Permissions"; "Actions, resources, and condition
+          keys for Amazon S3").
+        - ``s3:ListBucket`` on the bucket: without it S3 answers 403, not 404, for a key that does
+          not exist (HeadObject API reference, "Permissions"), so a deleted document would look
+          like an outage and be retried into the DLQ. No ``s3:prefix`` condition: AWS does not
+          document which prefix that check sees, and a wrong guess turns every 404 back into 403.
+          It lists key names only, never object data."""
+        return grant(role, "documents-read-input", [
+            statement("ReadInput", ["s3:GetObject", "s3:GetObjectVersion"],
+                      [f"{self.input_bucket_arn}/{self.props.input_prefix}*"]),
+            statement("MissingInputIs404", ["s3:ListBucket"], [self.input_bucket_arn])])
 
     def grant_process(self, role: Role) -> list[IamRolePolicy]:
-        """Exactly what the worker needs: consume the queue, read inputs, write results."""
+        """Exactly what the worker needs: consume the queue, read inputs, read and write results."""
         return [self.grant_consume(role), self.grant_read_input(role),
-                self.output.grant_put(role, self.props.output_prefix, "documents-write-output")]
+                self.output.grant_read_write(role, self.props.output_prefix, "documents-results")]

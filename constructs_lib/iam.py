@@ -44,7 +44,13 @@ class TaskRoles(Construct):
     log group), ``ModelCache.grant_read_write`` and ``DocumentPipeline.grant_process`` for
     ``task_role``.
 
-    Both trust only ``ecs-tasks.amazonaws.com`` acting for this account's ECS resources."""
+    The task role trusts ``ecs-tasks.amazonaws.com`` only for this account's ECS resources
+    (``aws:SourceAccount`` and ``aws:SourceArn``, as the "Amazon ECS task IAM role" page
+    recommends). The execution role trusts it for this account only: AWS documents no
+    ``aws:SourceArn`` on the agent's assumption of an execution role (the "Amazon ECS task
+    execution IAM role" page shows a trust policy without conditions), and ``ArnLike`` on a key
+    the request lacks fails, which would stop every task from starting ("ECS was unable to
+    assume the role")."""
 
     execution_role: IamRole
     task_role: IamRole
@@ -55,10 +61,12 @@ class TaskRoles(Construct):
         names = Names(project)
         account = aws_env.account_id(self)
         source_arn = f"arn:{aws_env.partition(self)}:ecs:{aws_env.region(self)}:{account}:*"
-        trust = service_trust_policy(self, "trust", ECS_TASKS, account, source_arn)
+        task_trust = service_trust_policy(self, "trust", ECS_TASKS, account, source_arn)
+        execution_trust = service_trust_policy(self, "execution-trust", ECS_TASKS, account)
 
         self.execution_role = IamRole(self, "execution-role", name=props.execution_role_name or names.execution_role,
-                                      assume_role_policy=trust.json,
+                                      assume_role_policy=execution_trust.json,
                                       description="ECS task execution: pull the image, write logs")
-        self.task_role = IamRole(self, "task-role", name=props.task_role_name or names.task_role, assume_role_policy=trust.json,
+        self.task_role = IamRole(self, "task-role", name=props.task_role_name or names.task_role,
+                                 assume_role_policy=task_trust.json,
                                  description="PaddleOCR worker: model cache, documents, queue")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
@@ -119,11 +120,42 @@ class ImageRepository(Construct):
                 environment={"IMAGE_URI": self.image_uri, "AWS_REGION": region,
                              "CONTAINER_CLI": props.container_cli})])
 
-    def grant_pull(self, role: Role) -> IamRolePolicy:
-        """Pull from this repository only (what the task execution role needs). The ECR token
-        call has no resource-level permissions ("Amazon ECR identity-based policy examples")."""
+    @property
+    def pulled_repository_arn(self) -> Optional[str]:
+        """The ECR repository the task pulls from: this one when it builds, the one named in
+        ``image_uri`` otherwise; None for an image outside private ECR (Docker Hub, Amazon ECR
+        Public, another registry), which the execution role needs no grant to pull."""
+        if self.build is not None:
+            return self.repository.arn
+        return ecr_repository_arn(self.image_uri)
+
+    def grant_pull(self, role: Role) -> Optional[IamRolePolicy]:
+        """Pull the task's image (what the task execution role needs), from its repository only.
+        The ECR token call has no resource-level permissions ("Amazon ECR identity-based policy
+        examples"). Returns None, granting nothing, for an image outside private ECR. A
+        repository in another account must also allow this role in its repository policy
+        ("Private repository policies", Amazon ECR User Guide)."""
+        repository = self.pulled_repository_arn
+        if repository is None:
+            return None
         return grant(role, "pull-image", [
             statement("PullImage", ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
-                                    "ecr:BatchGetImage"], [self.repository.arn]),
+                                    "ecr:BatchGetImage"], [repository]),
             statement("EcrToken", ["ecr:GetAuthorizationToken"], ["*"]),
         ])
+
+
+#: A private ECR image: <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]/<repository>[:tag|@digest]
+#: ("Private registry concepts", Amazon ECR User Guide; repository names: API_CreateRepository).
+_ECR_IMAGE = re.compile(r"(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?P<cn>\.cn)?"
+                        r"/(?P<repository>[a-z0-9._/-]+?)(?::[\w.-]+)?(?:@sha256:[0-9a-f]{64})?")
+
+
+def ecr_repository_arn(image_uri: str) -> Optional[str]:
+    """The ARN of the private ECR repository ``image_uri`` is in, or None when it is not in one."""
+    match = _ECR_IMAGE.fullmatch(image_uri)
+    if match is None:
+        return None
+    region = match["region"]
+    partition = "aws-cn" if match["cn"] else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    return f"arn:{partition}:ecr:{region}:{match['account']}:repository/{match['repository']}"

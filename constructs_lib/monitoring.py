@@ -151,9 +151,14 @@ class Monitoring(Construct):
                     "Sum"),
             _widget("EFS data read (bytes)", region, [efs + ["DataReadIOBytes", "FileSystemId", file_system_id]],
                     "Sum"),
-            _widget("EFS permitted vs metered throughput", region, [
-                efs + ["PermittedThroughput", "FileSystemId", file_system_id],
-                efs + ["MeteredIOBytes", "FileSystemId", file_system_id]], "Average"),
+            # Both in bytes per second. PermittedThroughput is a rate (Average); MeteredIOBytes
+            # counts bytes, so its throughput is SUM / PERIOD ("Amazon CloudWatch metrics for
+            # Amazon EFS", metric math for throughput): its Average is bytes per operation.
+            _widget("EFS permitted vs metered throughput (bytes/s)", region, [
+                efs + ["PermittedThroughput", "FileSystemId", file_system_id, {"label": "Permitted"}],
+                efs + ["MeteredIOBytes", "FileSystemId", file_system_id, {"id": "metered", "stat": "Sum",
+                                                                          "visible": False}],
+                [{"expression": "metered / PERIOD(metered)", "id": "metered_rate", "label": "Metered"}]], "Average"),
             _widget("Queue depth and oldest message age", region, [
                 ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue_name],
                 ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", queue_name],

@@ -95,6 +95,14 @@ class SecureBucket(Construct):
         # Applying a policy while the public access block is being written races; order them.
         S3BucketPolicy(self, "policy", bucket=bucket.id, policy=tls_only.json, depends_on=[block])
 
-    def grant_put(self, role: Role, prefix: str, name: str) -> IamRolePolicy:
-        """PutObject on ``prefix*`` only."""
-        return grant(role, name, [statement("WritePrefix", ["s3:PutObject"], [f"{self.bucket.arn}/{prefix}*"])])
+    def grant_read_write(self, role: Role, prefix: str, name: str) -> IamRolePolicy:
+        """Read, write and conditionally overwrite objects under ``prefix*``.
+
+        - ``s3:PutObject``; with ``If-None-Match`` too ("Conditional writes", S3 User Guide).
+        - ``s3:GetObject``: HeadObject, and PutObject with ``If-Match``, which needs both
+          s3:PutObject and s3:GetObject ("Conditional writes").
+        - ``s3:ListBucket`` on the bucket, so that HeadObject of a key not written yet answers 404
+          rather than 403 (HeadObject API reference, "Permissions"). Key names only."""
+        return grant(role, name, [
+            statement("ReadWritePrefix", ["s3:GetObject", "s3:PutObject"], [f"{self.bucket.arn}/{prefix}*"]),
+            statement("MissingKeyIs404", ["s3:ListBucket"], [self.bucket.arn])])

@@ -200,16 +200,22 @@ class OcrService(Construct):
             grant(task_role, "ecs-exec", [statement(
                 "EcsExec", ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
                             "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"], ["*"])])
+        # Both Fargate capacity providers are always associated, and the service always places
+        # tasks by strategy (FARGATE, plus three in four on FARGATE_SPOT with ``spot``), never by
+        # launch type: the provider replaces a service whose strategy goes from none to some, but
+        # with force_new_deployment it updates one strategy to another in place
+        # (capacityProviderStrategyCustomizeDiff), so turning ``spot`` on or off is a rolling
+        # deployment, not a replacement. CreateService refuses a strategy whose providers the
+        # cluster does not have yet, hence depends_on.
+        self.capacity_providers = EcsClusterCapacityProviders(
+            self, "capacity-providers", cluster_name=self.cluster.name, capacity_providers=["FARGATE", "FARGATE_SPOT"])
+        strategy = [EcsServiceCapacityProviderStrategy(capacity_provider="FARGATE", weight=1)]
         if sv.spot:
-            EcsClusterCapacityProviders(self, "capacity-providers", cluster_name=self.cluster.name,
-                                        capacity_providers=["FARGATE", "FARGATE_SPOT"])
-        placement = {"capacity_provider_strategy": [
-            EcsServiceCapacityProviderStrategy(capacity_provider="FARGATE", weight=1),
-            EcsServiceCapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=3)]} \
-            if sv.spot else {"launch_type": "FARGATE"}
+            strategy.append(EcsServiceCapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=3))
         self.service = EcsService(
             self, "service", name=sv.service_name, cluster=self.cluster.arn,
-            task_definition=self.task_definition.arn, **placement,
+            task_definition=self.task_definition.arn, capacity_provider_strategy=strategy,
+            force_new_deployment=True, depends_on=[self.capacity_providers],
             # EFS volumes need Fargate platform 1.4.0 or later.
             platform_version=sv.platform_version,
             # Application Auto Scaling raises this to its minimum as soon as it is registered.

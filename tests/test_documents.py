@@ -70,10 +70,10 @@ def test_worker_grants_are_consume_read_input_and_write_output_exactly():
     role = aws.iam_role.IamRole(stack, "role", name="r", assume_role_policy="{}")
     added = documents.grant_process(role)
     assert [p.node.scope.node.id for p in added] == [
-        "role-grant-documents-queue", "role-grant-documents-read-input", "role-grant-documents-write-output"]
+        "role-grant-documents-queue", "role-grant-documents-read-input", "role-grant-documents-results"]
     doc = synth_stack(stack)
     assert sorted(q["name"] for q in resources(doc, "aws_sqs_queue")) == ["teamb-paddleocr-jobs", "teamb-paddleocr-jobs-dlq"]
-    assert set(role_policies(doc, "role")) == {"documents-queue", "documents-read-input", "documents-write-output"}
+    assert set(role_policies(doc, "role")) == {"documents-queue", "documents-read-input", "documents-results"}
 
 
 BAD_PROPS = {

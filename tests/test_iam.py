@@ -18,17 +18,29 @@ def test_roles_have_the_configured_names(doc):
     assert names == ["sabuho-processor-execution-role", "sabuho-processor-task-role"]
 
 
-def test_trust_is_ecs_tasks_with_source_account_condition(doc):
-    for role in resources(doc, "aws_iam_role"):
-        st = one(policy_statements(doc, role["assume_role_policy"]))
-        assert st["actions"] == ["sts:AssumeRole"]
-        assert st["principals"] == [{"type": "Service", "identifiers": ["ecs-tasks.amazonaws.com"]}]
-        conditions = {c["variable"]: c for c in st["condition"]}
-        assert conditions["aws:SourceAccount"]["test"] == "StringEquals"
-        [account] = conditions["aws:SourceAccount"]["values"]
-        assert account.startswith("${data.aws_caller_identity.") and account.endswith(".account_id}")
-        assert conditions["aws:SourceArn"]["test"] == "ArnLike"
-        assert ":ecs:" in conditions["aws:SourceArn"]["values"][0]
+def trust_conditions(doc, role_name: str) -> dict:
+    role = next(r for r in resources(doc, "aws_iam_role") if r["name"] == role_name)
+    st = one(policy_statements(doc, role["assume_role_policy"]))
+    assert st["actions"] == ["sts:AssumeRole"]
+    assert st["principals"] == [{"type": "Service", "identifiers": ["ecs-tasks.amazonaws.com"]}]
+    conditions = {c["variable"]: c for c in st["condition"]}
+    assert conditions["aws:SourceAccount"]["test"] == "StringEquals"
+    [account] = conditions["aws:SourceAccount"]["values"]
+    assert account.startswith("${data.aws_caller_identity.") and account.endswith(".account_id}")
+    return conditions
+
+
+def test_task_role_trusts_ecs_tasks_of_this_account_and_its_ecs_resources(doc):
+    # "Amazon ECS task IAM role": aws:SourceAccount and aws:SourceArn against confused deputies.
+    conditions = trust_conditions(doc, "sabuho-processor-task-role")
+    assert conditions["aws:SourceArn"]["test"] == "ArnLike"
+    assert ":ecs:" in conditions["aws:SourceArn"]["values"][0]
+
+
+def test_execution_role_trusts_ecs_tasks_of_this_account_without_a_source_arn(doc):
+    # "Amazon ECS task execution IAM role" documents no aws:SourceArn on the agent's AssumeRole;
+    # ArnLike on a key the request lacks fails, and then no task could start.
+    assert set(trust_conditions(doc, "sabuho-processor-execution-role")) == {"aws:SourceAccount"}
 
 
 def test_execution_role_has_no_managed_policy_on_every_repository_and_log_group(doc):

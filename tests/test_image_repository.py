@@ -81,16 +81,41 @@ def test_ecr_repository_can_be_destroyed_with_its_images(service_doc):
     assert one(resources(service_doc, "aws_ecr_repository"))["force_delete"] is True
 
 
-def test_repository_name_derives_from_the_project_and_pull_is_this_repository_only(tmp_path):
+def pull_grant(tmp_path, **props) -> tuple[dict, dict | None]:
     stack = new_stack()
-    image = ImageRepository(stack, "image", ImageRepositoryProps(build=False, image_uri="public.ecr.aws/x/y:1"),
-                            project="teamb", region="us-east-1", context_dir=tmp_path)
+    image = ImageRepository(stack, "image", ImageRepositoryProps(**props), project="teamb", region="us-east-1",
+                            context_dir=tmp_path)
     role = aws.iam_role.IamRole(stack, "role", name="r", assume_role_policy="{}")
     image.grant_pull(role)
     doc = synth_stack(stack)
+    return doc, role_policies(doc, "role").get("pull-image")
+
+
+def test_repository_name_derives_from_the_project_and_a_built_image_is_pulled_from_it_only(tmp_path):
+    (tmp_path / "build_and_push.sh").touch()
+    doc, (pull, token) = pull_grant(tmp_path)
     assert one(resources(doc, "aws_ecr_repository"))["name"] == "teamb-processor"
-    pull, token = role_policies(doc, "role")["pull-image"]
     assert pull[2] == [ref(doc, "aws_ecr_repository", "arn")] and token[2] == ["*"]
+
+
+@pytest.mark.parametrize("uri,repository", [
+    ("210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/ocr-worker:1.4",
+     "arn:aws:ecr:eu-west-1:210987654321:repository/team/ocr-worker"),
+    ("210987654321.dkr.ecr.eu-west-1.amazonaws.com/ocr@sha256:" + "a" * 64,
+     "arn:aws:ecr:eu-west-1:210987654321:repository/ocr"),
+    ("210987654321.dkr.ecr-fips.us-gov-west-1.amazonaws.com/ocr:1", "arn:aws-us-gov:ecr:us-gov-west-1:210987654321:repository/ocr"),
+    ("210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn/ocr:1", "arn:aws-cn:ecr:cn-north-1:210987654321:repository/ocr"),
+], ids=["other account and region", "digest", "govcloud fips", "china"])
+def test_an_external_ecr_image_is_pulled_from_the_repository_its_uri_names(tmp_path, uri, repository):
+    # Before: the grant named the project's own repository, and such a task failed with
+    # CannotPullContainerError.
+    _, (pull, token) = pull_grant(tmp_path, build=False, image_uri=uri)
+    assert pull[2] == [repository] and token[2] == ["*"]
+
+
+@pytest.mark.parametrize("uri", ["public.ecr.aws/x/y:1", "docker.io/library/python:3.11", "127.0.0.1:5000/ocr:e2e"])
+def test_an_image_outside_private_ecr_gets_no_pull_grant(tmp_path, uri):
+    assert pull_grant(tmp_path, build=False, image_uri=uri)[1] is None
 
 
 @pytest.mark.parametrize("props,message", [

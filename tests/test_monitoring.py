@@ -61,10 +61,22 @@ def test_bursting_mode_adds_the_credit_alarm_and_email_subscribes(tmp_path):
 
 def test_dashboard_has_the_guides_efs_metrics_queue_tasks_cpu_memory(service_doc):
     body = json.loads(one(resources(service_doc, "aws_cloudwatch_dashboard"))["dashboard_body"])
-    metrics = {m[1] for w in body["widgets"] for m in w["properties"]["metrics"]}
+    metrics = {m[1] for w in body["widgets"] for m in w["properties"]["metrics"] if len(m) > 1}
     assert {"ClientConnections", "DataReadIOBytes", "PermittedThroughput", "MeteredIOBytes",
             "ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage", "RunningTaskCount",
             "CPUUtilization", "MemoryUtilization"} <= metrics
+
+
+def test_throughput_widget_plots_bytes_per_second_on_both_lines(service_doc):
+    """"Amazon CloudWatch metrics for Amazon EFS": PermittedThroughput is bytes/s; MeteredIOBytes
+    counts bytes, so its throughput is SUM / PERIOD (its Average is bytes per operation)."""
+    body = json.loads(one(resources(service_doc, "aws_cloudwatch_dashboard"))["dashboard_body"])
+    [widget] = [w["properties"] for w in body["widgets"] if "PermittedThroughput" in str(w)]
+    permitted, metered, rate = widget["metrics"]
+    assert permitted[1] == "PermittedThroughput" and widget["stat"] == "Average" and "stat" not in permitted[-1]
+    assert metered[1] == "MeteredIOBytes" and metered[-1]["stat"] == "Sum" and metered[-1]["visible"] is False
+    assert rate == [{"expression": f"{metered[-1]['id']} / PERIOD({metered[-1]['id']})", "id": "metered_rate",
+                     "label": "Metered"}]
 
 
 @pytest.mark.parametrize("props,message", [

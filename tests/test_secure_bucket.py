@@ -30,10 +30,13 @@ def test_props_refuse_names_s3_refuses(props, message):
     assert_refused(SecureBucketProps, props, message)
 
 
-def test_grant_put_is_limited_to_the_prefix():
+def test_grant_read_write_is_limited_to_the_prefix_and_lists_the_bucket_for_404s():
     stack = new_stack()
     bucket = SecureBucket(stack, "b", SecureBucketProps(bucket_name="acme-out"))
     role = aws.iam_role.IamRole(stack, "role", name="r", assume_role_policy="{}")
-    bucket.grant_put(role, "results/", "write-results")
-    [(effect, actions, res)] = role_policies(synth_stack(stack), "role")["write-results"]
-    assert (effect, actions) == ("Allow", ["s3:PutObject"]) and res[0].endswith(".arn}/results/*")
+    bucket.grant_read_write(role, "results/", "results")
+    objects, listing = role_policies(synth_stack(stack), "role")["results"]
+    # PutObject with If-Match needs s3:GetObject too ("Conditional writes", S3 User Guide).
+    assert objects[:2] == ("Allow", ["s3:GetObject", "s3:PutObject"]) and objects[2][0].endswith(".arn}/results/*")
+    # HeadObject of a key not yet written answers 404 only with s3:ListBucket (HeadObject, "Permissions").
+    assert listing[:2] == ("Allow", ["s3:ListBucket"]) and listing[2][0].endswith(".arn}")

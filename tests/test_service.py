@@ -86,7 +86,7 @@ def test_cluster_has_container_insights(service_doc):
 
 def test_service_private_pinned_platform_circuit_breaker(service_doc):
     svc = one(resources(service_doc, "aws_ecs_service"))
-    assert svc["name"] == "sabuho-processor-service" and svc["launch_type"] == "FARGATE"
+    assert svc["name"] == "sabuho-processor-service" and svc["capacity_provider_strategy"][0]["capacity_provider"] == "FARGATE"
     assert svc["platform_version"] == "1.4.0"
     assert svc["network_configuration"]["assign_public_ip"] is False
     assert "network_task-sg" in svc["network_configuration"]["security_groups"][0]
@@ -143,14 +143,28 @@ def test_task_role_may_protect_only_tasks_of_this_cluster(service_doc):
 
 
 def test_spot_runs_three_tasks_in_four_on_fargate_spot(service_doc, tmp_path):
-    assert one(resources(service_doc, "aws_ecs_service"))["launch_type"] == "FARGATE"
+    default = one(resources(service_doc, "aws_ecs_service"))
+    assert "launch_type" not in default
+    assert default["capacity_provider_strategy"] == [{"capacity_provider": "FARGATE", "weight": 1}]
     spot = load_stack(synth_app(tmp_path, settings(service={"spot": True})), "service")
     service = one(resources(spot, "aws_ecs_service"))
     assert "launch_type" not in service
     assert service["capacity_provider_strategy"] == [{"capacity_provider": "FARGATE", "weight": 1},
                                                      {"capacity_provider": "FARGATE_SPOT", "weight": 3}]
-    assert one(resources(spot, "aws_ecs_cluster_capacity_providers"))["capacity_providers"] == ["FARGATE",
-                                                                                              "FARGATE_SPOT"]
+    for doc in (service_doc, spot):
+        assert one(resources(doc, "aws_ecs_cluster_capacity_providers"))["capacity_providers"] == ["FARGATE",
+                                                                                                  "FARGATE_SPOT"]
+
+
+def test_the_service_is_created_after_its_capacity_providers_and_spot_toggles_in_place(service_doc):
+    # CreateService refuses "a capacity provider that is not associated with the cluster" when it
+    # runs before PutClusterCapacityProviders: the association must come first.
+    service = one(resources(service_doc, "aws_ecs_service"))
+    [providers] = service_doc["resource"]["aws_ecs_cluster_capacity_providers"]
+    assert service["depends_on"] == [f"aws_ecs_cluster_capacity_providers.{providers}"]
+    # With force_new_deployment, the provider updates one non-empty strategy to another in place
+    # (capacityProviderStrategyCustomizeDiff); tests/e2e/test_deploy.py plans the toggle.
+    assert service["force_new_deployment"] is True
 
 
 def test_the_backend_reaches_the_warmer_and_the_worker_alike(containers, tmp_path):

@@ -99,7 +99,7 @@ def test_roles_and_every_grant_live_in_the_service_stack(default_stacks, service
     assert sorted(r["name"] for r in resources(service_doc, "aws_iam_role")) == [
         "sabuho-processor-execution-role", "sabuho-processor-task-role"]
     assert set(role_policies(service_doc, "task-role")) == {
-        "model-cache-read-write", "documents-queue", "documents-read-input", "documents-write-output", "task-protection"}
+        "model-cache-read-write", "documents-queue", "documents-read-input", "documents-results", "task-protection"}
 
 
 def test_no_stack_depends_on_a_later_one(default_stacks):
@@ -168,7 +168,7 @@ def test_execution_role_pulls_from_this_repository_and_writes_this_log_group_onl
 
 def test_task_role_permissions_exactly(service_doc):
     got = role_policies(service_doc, "task-role")
-    assert set(got) == {"model-cache-read-write", "documents-queue", "documents-read-input", "documents-write-output",
+    assert set(got) == {"model-cache-read-write", "documents-queue", "documents-read-input", "documents-results",
                         "task-protection"}
     (effect, actions, res), (_, send, targets) = got["documents-queue"]
     assert effect == "Allow" and actions == ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
@@ -176,10 +176,14 @@ def test_task_role_permissions_exactly(service_doc):
     # Requeues and dead-lettering are sends: to the jobs queue and the DLQ only.
     assert send == ["sqs:SendMessage"]
     assert [t.split(".")[1].split("_")[1] for t in targets] == ["queue", "dlq"]
-    [(_, actions, res)] = got["documents-read-input"]
-    assert actions == ["s3:GetObject"] and res[0].endswith("/incoming/*")
-    [(_, actions, res)] = got["documents-write-output"]
-    assert actions == ["s3:PutObject"] and res[0].endswith("/results/*")
+    # The bucket is versioned: event records carry versionId, read as s3:GetObjectVersion (GetObject
+    # API reference, "Permissions"). ListBucket makes a deleted document 404, not 403 (HeadObject).
+    (_, actions, res), (_, listing, bucket) = got["documents-read-input"]
+    assert actions == ["s3:GetObject", "s3:GetObjectVersion"] and res[0].endswith("/incoming/*")
+    assert listing == ["s3:ListBucket"] and bucket[0].endswith(".arn}") and "/" not in bucket[0]
+    (_, actions, res), (_, listing, bucket) = got["documents-results"]
+    assert actions == ["s3:GetObject", "s3:PutObject"] and res[0].endswith("/results/*")
+    assert listing == ["s3:ListBucket"] and bucket[0].endswith(".arn}")
     assert all("*" not in a for statements in got.values() for _, acts, _ in statements for a in acts)
 
 

@@ -97,7 +97,7 @@ def test_roles_and_policies(deployment):
     assert st["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
     assert "aws:SourceAccount" in st["Condition"]["StringEquals"]
     names = set(iam.list_role_policies(RoleName="sabuho-processor-task-role")["PolicyNames"])
-    assert names == {"model-cache-read-write", "documents-queue", "documents-read-input", "documents-write-output",
+    assert names == {"model-cache-read-write", "documents-queue", "documents-read-input", "documents-results",
                      "task-protection"}
     efs_policy = iam.get_role_policy(RoleName="sabuho-processor-task-role", PolicyName="model-cache-read-write")
     [grant] = efs_policy["PolicyDocument"]["Statement"]
@@ -105,7 +105,7 @@ def test_roles_and_policies(deployment):
     assert "elasticfilesystem:AccessPointArn" in grant["Condition"]["StringEquals"]
     assert iam.list_attached_role_policies(RoleName="sabuho-processor-execution-role")["AttachedPolicies"] == []
     names = set(iam.list_role_policies(RoleName="sabuho-processor-execution-role")["PolicyNames"])
-    assert names == {"pull-image", "write-task-logs"}
+    assert names == {"write-task-logs"}  # the image is outside ECR: nothing to grant for its pull
 
 
 def test_task_definition_and_service(deployment):
