@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -53,16 +54,47 @@ def terraform_env(tmp_path_factory) -> dict:
     return env
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    """A plain-HTTP moto server on 127.0.0.1 for the session."""
+def pytest_configure(config):
+    # Every worker process the tests start records its AWS calls here (tests/iam/calls.py), for
+    # tests/worker/test_call_inventory.py, which runs after them (pytest_collection_modifyitems).
+    from tests.iam.calls import CALL_LOG_ENV
+
+    os.environ.setdefault(CALL_LOG_ENV, tempfile.mkdtemp(prefix="paddleocr-efs-aws-calls-"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """The call inventory judges what the worker tiers recorded: it runs after every other test."""
+    items.sort(key=lambda item: item.get_closest_marker("inventory") is not None)
+
+
+def start_moto_server() -> tuple[subprocess.Popen, str]:
     from tests.e2e.harness import free_port, wait_for_port
 
     port = free_port()
     proc = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port)
-    yield f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def iam_moto():
+    """A moto server with IAM enforced (tests/iam/moto.py): the worker runs as its task role."""
+    from tests.iam.moto import IamMoto
+
+    proc, endpoint = start_moto_server()
+    server = IamMoto(endpoint)
+    server.enforce()
+    yield server
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A plain-HTTP moto server on 127.0.0.1 for the session, IAM not enforced (Terraform plans)."""
+    proc, endpoint = start_moto_server()
+    yield endpoint
     proc.terminate()
     proc.wait(timeout=30)
 

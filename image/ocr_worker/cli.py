@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -16,6 +18,23 @@ from ocr_worker.settings import ConfigError
 
 log = logging.getLogger("ocr_worker")
 EXIT_CONFIG = 2
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGINT before the worker loop took over its own signals."""
+
+
+def _stop_before_ready(signum, _frame) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def stop_promptly_until_ready() -> None:
+    """Until a command installs its own handlers, SIGTERM (a scale-in, deployment or Spot
+    reclaim during warm-up or model load) ends it at once with exit 0: it holds no document, and
+    the task-failed alarm fires on non-zero exits only. An interrupted download leaves only its
+    staging folder, which the next warmer removes under the lock."""
+    signal.signal(signal.SIGTERM, _stop_before_ready)
+    signal.signal(signal.SIGINT, _stop_before_ready)
 
 def model_cache(config: dict) -> ModelCache:
     try:
@@ -116,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup()
     handler = {"warm": cmd_warm, "verify": cmd_verify, "lock": cmd_lock, "health": cmd_health, "worker": cmd_worker,
                "serve": cmd_serve}[args.command]
+    if args.command in ("warm", "worker"):
+        stop_promptly_until_ready()
     try:
         config = settings.load(args.command)  # every setting checked before anything starts
         logging.getLogger().setLevel(config["LOG_LEVEL"].upper())
@@ -129,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     except ModelsNotReady as error:
         log.error(str(error))
         return EXIT_NOT_READY
+    except Stopped as stopped:
+        log.info("stopped before ready", extra={"fields": {"signal": str(stopped)}})
+        # The model may still be loading on a daemon thread inside native code: exit now rather
+        # than through interpreter shutdown, which would wait on or crash in it.
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,11 @@ Stop and retry semantics (the README's "Stop and retry semantics" says the same)
   receive that never ends in a delete), such as one that exhausts memory.
 - **Exactly one result.** Each record of a multi-record event stands alone; a result (or error
   result) carries the source object's ETag and version, and a record whose result for that ETag
-  already exists is not done again. A record for an object that has since been overwritten or
-  deleted is skipped with a log line: the newer upload has its own event.
+  and version already exists is not done again. A record is handled for the version it names
+  (``versionId``, read as that version); a record whose version is no longer current (the object
+  was overwritten or deleted since) is skipped with a log line: the newer upload has its own
+  event. Results are written conditionally (``If-Match`` / ``If-None-Match``) on what was seen
+  before a last "still current?" check, so a stale record can never overwrite a newer result.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ FAILURES = "ocr-failures"
 STOP_MARGIN = 15
 #: SQS's longest message delay.
 MAX_DELAY = 900
+#: Conditional writes of one result that may lose a race to another worker before it is a retry.
+WRITE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,19 @@ class Job:
     #: From an S3 event: the object this message announced. None for a plain message.
     etag: Optional[str] = None
     version: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """The object version a result is read from (the result's ``source``)."""
+
+    bucket: str
+    key: str
+    etag: Optional[str]
+    version: Optional[str]
+
+    def as_dict(self) -> dict:
+        return {"bucket": self.bucket, "key": self.key, "etag": self.etag, "version": self.version}
 
 
 class BadMessage(Exception):
@@ -115,8 +133,12 @@ def _etag(value: Optional[str]) -> Optional[str]:
     return value.strip('"') if value else None
 
 
+def _error_code(error: botocore.exceptions.ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
 def _is_missing(error: botocore.exceptions.ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+    return _error_code(error) in ("404", "NoSuchKey", "NotFound")
 
 
 class Worker:
@@ -201,46 +223,53 @@ class Worker:
         """One record: a result, an error result, or a logged skip. Raises Interrupted, or any
         other exception for an outage (retried)."""
         fields = {**fields, "bucket": job.bucket, "key": job.key}
-        try:
-            head = self.s3.head_object(Bucket=job.bucket, Key=job.key, **self._version(job))
-        except botocore.exceptions.ClientError as error:
-            if not _is_missing(error):
-                raise
-            if job.etag:
+        current = self._current(job)
+        if current is None:
+            if job.etag or job.version:
                 log.info("skipped: the object was deleted after its event", extra={"fields": fields})
             else:
-                self._write(job, None, {"error": "object not found"}, fields)
+                self._write(job, Source(job.bucket, job.key, None, None), {"error": "object not found"}, fields)
             return
-        etag = _etag(head.get("ETag"))
-        if job.etag and etag != job.etag:
+        source, size = current
+        if (job.etag and source.etag != job.etag) or (job.version and source.version != job.version):
             log.info("skipped: the object was overwritten after its event; the new upload has its own",
                      extra={"fields": fields})
             return
-        if self._already_written(job, etag):
-            log.info("skipped: already processed", extra={"fields": {**fields, "etag": etag}})
+        if any(self._written_for(head, source) for head in self._results(job)):
+            log.info("skipped: already processed", extra={"fields": {**fields, "etag": source.etag}})
             return
-        source = {"bucket": job.bucket, "key": job.key, "etag": etag, "version": head.get("VersionId")}
-        size = head["ContentLength"]
         if size > MAX_BYTES:  # checked before a single byte is read
-            self._write(job, etag, {"error": f"document is {size} bytes; the limit is {MAX_BYTES}",
-                                    "source": source}, fields)
+            self._write(job, source, {"error": f"document is {size} bytes; the limit is {MAX_BYTES}"}, fields)
             return
         log.info("processing", extra={"fields": fields})
         try:
-            data = self.s3.get_object(Bucket=job.bucket, Key=job.key, IfMatch=head["ETag"],
-                                      **self._version(job))["Body"].read()
+            # The version the record names (s3:GetObjectVersion), or the ETag just checked: never
+            # another upload's bytes.
+            data = self.s3.get_object(Bucket=job.bucket, Key=job.key, IfMatch=f'"{source.etag}"',
+                                      **({"VersionId": source.version} if job.version else {}))["Body"].read()
         except botocore.exceptions.ClientError as error:
-            if _is_missing(error) or error.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+            if _is_missing(error) or _error_code(error) in ("PreconditionFailed", "412"):
                 log.info("skipped: the object changed while being read", extra={"fields": fields})
                 return
             raise
         try:
             result = self._ocr(data)
         except (DocumentError, Permanent) as error:
-            self._write(job, etag, {"error": str(error), "source": source}, fields)
+            self._write(job, source, {"error": str(error)}, fields)
             return
-        result["source"] = source
-        self._write(job, etag, result, fields)
+        self._write(job, source, result, fields)
+
+    def _current(self, job: Job) -> Optional[tuple["Source", int]]:
+        """The object's current version and size; None when it does not exist (or its current
+        version is a delete marker). Never HEADs the record's own version: that would answer
+        for an overwritten or deleted version as if it were current."""
+        try:
+            head = self.s3.head_object(Bucket=job.bucket, Key=job.key)
+        except botocore.exceptions.ClientError as error:
+            if _is_missing(error):
+                return None
+            raise
+        return Source(job.bucket, job.key, _etag(head.get("ETag")), head.get("VersionId")), head["ContentLength"]
 
     def _ocr(self, data: bytes) -> dict:
         start, total = time.monotonic(), page_count(data)
@@ -263,34 +292,62 @@ class Worker:
     def _result_key(self, job: Job, error: bool) -> str:
         return f"{self.config.output_prefix}{job.key}{'.error' if error else ''}.json"
 
-    def _already_written(self, job: Job, etag: Optional[str]) -> bool:
-        for error in (False, True):
-            try:
-                head = self.s3.head_object(Bucket=self.config.output_bucket, Key=self._result_key(job, error))
-            except botocore.exceptions.ClientError as e:
-                if _is_missing(e):
-                    continue
-                raise
-            if head.get("Metadata", {}).get("source-etag") == etag:
-                return True
-        return False
+    def _result_head(self, key: str) -> Optional[dict]:
+        try:
+            return self.s3.head_object(Bucket=self.config.output_bucket, Key=key)
+        except botocore.exceptions.ClientError as error:
+            if _is_missing(error):
+                return None
+            raise
 
-    def _write(self, job: Job, etag: Optional[str], body: dict, fields: dict) -> None:
+    def _results(self, job: Job) -> list[dict]:
+        """The HEADs of the result and error result written for ``job.key``, where there are any."""
+        return [head for error in (False, True) if (head := self._result_head(self._result_key(job, error)))]
+
+    @staticmethod
+    def _written_for(head: dict, source: "Source") -> bool:
+        metadata = head.get("Metadata", {})
+        return metadata.get("source-etag") == (source.etag or "") and \
+            metadata.get("source-version", "") == (source.version or "")
+
+    def _write(self, job: Job, source: "Source", body: dict, fields: dict) -> None:
+        """Write ``body`` as the result of ``source``, unless a newer upload of the key has made
+        it stale. The write is conditional on the result seen just before the staleness check
+        (``If-Match``, or ``If-None-Match: *`` for none), so two workers never both win: a stale
+        record that loses the race to a newer one's result re-checks and skips, and a newer one
+        that loses to a stale one overwrites it."""
         error = "error" in body
         key = self._result_key(job, error)
-        self.s3.put_object(Bucket=self.config.output_bucket, Key=key, ContentType="application/json",
-                           Metadata={"source-etag": etag or ""},
-                           Body=json.dumps(body, ensure_ascii=False).encode())
+        body = {**body, "source": source.as_dict()}
+        for _ in range(WRITE_ATTEMPTS):
+            seen = self._result_head(key)
+            if seen is not None and self._written_for(seen, source):
+                log.info("skipped: already processed", extra={"fields": {**fields, "etag": source.etag}})
+                return
+            current = self._current(job) if source.etag is not None else None
+            if source.etag is not None and (current is None or current[0] != source):
+                log.info("skipped: a newer upload of the object replaced it while it was read; its own "
+                         "event brings the result", extra={"fields": fields})
+                return
+            condition = {"IfMatch": seen["ETag"]} if seen is not None else {"IfNoneMatch": "*"}
+            try:
+                self.s3.put_object(Bucket=self.config.output_bucket, Key=key, ContentType="application/json",
+                                   Metadata={"source-etag": source.etag or "", "source-version": source.version or ""},
+                                   Body=json.dumps(body, ensure_ascii=False).encode(), **condition)
+            except botocore.exceptions.ClientError as e:
+                # 412: another worker wrote it since it was seen; 409: at the same moment.
+                if _error_code(e) in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                    continue
+                raise
+            break
+        else:
+            raise RuntimeError(f"{key} kept changing while its result was written")
         if error:
             log.warning("document refused; error result written", extra={"fields": {
                 **fields, "output": key, "error": body["error"]}})
         else:
             log.info("done", extra={"fields": {**fields, "output": key, "pages": len(body["pages"]),
                                                "seconds": body["seconds"]}})
-
-    @staticmethod
-    def _version(job: Job) -> dict:
-        return {"VersionId": job.version} if job.version else {}
 
     # -- the queue -----------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""`worker` against a real moto server (S3 and SQS on 127.0.0.1), as a real process."""
+"""`worker` as a real process against a real moto server (S3 and SQS on 127.0.0.1) with IAM
+enforced, running as the task role the default synth gives it (tests/worker/conftest.py ``aws``)."""
 
 import json
 import signal
@@ -16,51 +17,11 @@ from tests.worker.conftest import worker_env
 from tests.worker.docs import INVOICE, PAGE_TWO, encode, encrypted_pdf, pdf_of, text_image, two_page_pdf
 
 pytestmark = [pytest.mark.moto, pytest.mark.ocr, pytest.mark.slow]
-AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-@pytest.fixture(scope="module")
-def moto():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    exe = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "moto server did not start"
-            time.sleep(0.2)
-    yield endpoint
-    proc.terminate()
-    proc.wait(timeout=30)
-
-
-@pytest.fixture
-def aws(moto, monkeypatch):
-    for key, value in {**AWS, "AWS_ENDPOINT_URL": moto}.items():
-        monkeypatch.setenv(key, value)
-    s3, sqs = boto3.client("s3"), boto3.client("sqs")
-    suffix = str(time.monotonic_ns())
-    s3.create_bucket(Bucket=f"in-{suffix}")
-    s3.create_bucket(Bucket=f"out-{suffix}")
-    dlq = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue = sqs.create_queue(QueueName=f"jobs-{suffix}", Attributes={
-        "VisibilityTimeout": "60",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})})["QueueUrl"]
-    return {"s3": s3, "sqs": sqs, "in": f"in-{suffix}", "out": f"out-{suffix}", "queue": queue, "dlq": dlq,
-            "endpoint": moto}
 
 
 def start_worker(aws, warm_cache, mirror, **extra):
     env = worker_env(warm_cache, mirror / "models.lock.json", f"file://{mirror}", **{
-        **AWS, "AWS_ENDPOINT_URL": aws["endpoint"], "OCR_QUEUE_URL": aws["queue"], "OCR_OUTPUT_BUCKET": aws["out"],
+        **aws["role_env"], "OCR_QUEUE_URL": aws["queue"], "OCR_OUTPUT_BUCKET": aws["out"],
         "OCR_OUTPUT_PREFIX": "results/", "OCR_WAIT_SECONDS": "1", "OCR_RETRY_DELAY": "0",
         "OCR_VISIBILITY_TIMEOUT": "60", "OCR_DLQ_URL": aws["dlq"], **extra})
     return subprocess.Popen([sys.executable, "-m", "ocr_worker", "worker"], env=env, stdout=subprocess.PIPE,
@@ -68,16 +29,19 @@ def start_worker(aws, warm_cache, mirror, **extra):
 
 
 def event(aws, *keys):
-    """An S3 ObjectCreated notification for ``keys`` as S3 sends it: key URL-encoded, ETag unquoted."""
+    """An S3 ObjectCreated notification for the current version of ``keys`` as S3 sends it: key
+    URL-encoded, ETag unquoted, and the versionId of a versioned bucket
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html)."""
     records = []
     for key in keys:
-        try:
-            etag = aws["s3"].head_object(Bucket=aws["in"], Key=key)["ETag"].strip('"')
-        except aws["s3"].exceptions.ClientError:
-            etag = "0123456789abcdef0123456789abcdef"  # deleted before the event was read
-        records.append({"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": aws["in"]}, "object": {
-            "key": key.replace(" ", "+"), "eTag": etag}}})
+        head = aws["s3"].head_object(Bucket=aws["in"], Key=key)
+        records.append(record(aws, key, head["ETag"].strip('"'), head.get("VersionId")))
     return {"Records": records}
+
+
+def record(aws, key, etag, version=None):
+    obj = {"key": key.replace(" ", "+"), "eTag": etag, **({"versionId": version} if version else {})}
+    return {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": aws["in"]}, "object": obj}}
 
 
 def submit(aws, key, data, s3_event=True):
@@ -127,11 +91,14 @@ def stop(worker):
 def test_document_in_result_out(aws, warm_cache, mirror):
     worker = start_worker(aws, warm_cache, mirror)
     try:
-        submit(aws, "scans/invoice 1.png", encode(text_image(INVOICE), "PNG"))
-        out = wait_for(lambda: result(aws, "scans/invoice 1.png"), proc=worker)
+        submit(aws, "incoming/scans/invoice 1.png", encode(text_image(INVOICE), "PNG"))
+        out = wait_for(lambda: result(aws, "incoming/scans/invoice 1.png"), proc=worker)
         assert [line["text"] for line in out["pages"][0]["lines"]] == [INVOICE]
-        etag = aws["s3"].head_object(Bucket=aws["in"], Key="scans/invoice 1.png")["ETag"].strip('"')
-        assert out["source"] == {"bucket": aws["in"], "key": "scans/invoice 1.png", "etag": etag, "version": None}
+        # The record names the version (a versioned bucket): read as s3:GetObjectVersion, which the
+        # task role lacked before, so every document was retried into the DLQ.
+        head = aws["s3"].head_object(Bucket=aws["in"], Key="incoming/scans/invoice 1.png")
+        assert out["source"] == {"bucket": aws["in"], "key": "incoming/scans/invoice 1.png",
+                                 "etag": head["ETag"].strip('"'), "version": head["VersionId"]}
         assert out["models"] == ["PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec"]
         wait_for(lambda: queue_empty(aws))
     finally:
@@ -141,31 +108,31 @@ def test_document_in_result_out(aws, warm_cache, mirror):
 def test_permanent_errors_get_an_error_result_at_once_and_outages_reach_the_dlq(aws, warm_cache, mirror):
     worker = start_worker(aws, warm_cache, mirror)
     try:
-        submit(aws, "bad.pdf", b"%PDF-1.7 this is not a PDF", s3_event=False)
-        submit(aws, "locked.pdf", encrypted_pdf())
-        aws["s3"].put_object(Bucket=aws["in"], Key="huge.png", Body=b"\x89PNG\r\n\x1a\n" + bytes(MAX_BYTES))
-        aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(event(aws, "huge.png")))
+        submit(aws, "incoming/bad.pdf", b"%PDF-1.7 this is not a PDF", s3_event=False)
+        submit(aws, "incoming/locked.pdf", encrypted_pdf())
+        aws["s3"].put_object(Bucket=aws["in"], Key="incoming/huge.png", Body=b"\x89PNG\r\n\x1a\n" + bytes(MAX_BYTES))
+        aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(event(aws, "incoming/huge.png")))
         aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps({"bucket": aws["in"],
-                                                                               "key": "never-uploaded.png"}))
+                                                                               "key": "incoming/never-uploaded.png"}))
         aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody="{not json")
-        for key, reason in (("bad.pdf", "unreadable PDF"), ("locked.pdf", "encrypted PDF"),
-                            ("huge.png", f"the limit is {MAX_BYTES}"), ("never-uploaded.png", "object not found")):
+        for key, reason in (("incoming/bad.pdf", "unreadable PDF"), ("incoming/locked.pdf", "encrypted PDF"),
+                            ("incoming/huge.png", f"the limit is {MAX_BYTES}"), ("incoming/never-uploaded.png", "object not found")):
             assert reason in wait_for(lambda: result(aws, key, error=True), proc=worker)["error"]
         wait_for(lambda: queue_empty(aws), proc=worker)
         assert dlq_messages(aws) == []
     finally:
         out = stop(worker)
     processing = [e["key"] for e in log_lines(out) if e["message"] == "processing"]
-    assert sorted(processing) == ["bad.pdf", "locked.pdf"]  # each once; the huge one is never read
+    assert sorted(processing) == ["incoming/bad.pdf", "incoming/locked.pdf"]  # each once; the huge one is never read
     assert [e["message"] for e in log_lines(out) if e.get("error", "").startswith("JSONDecodeError")] == [
         "malformed message; deleted"]
 
     # An outage (here: no output bucket) is retried, then the worker dead-letters the message.
     worker = start_worker(aws, warm_cache, mirror, OCR_OUTPUT_BUCKET="no-such-bucket", OCR_MAX_FAILURES="2")
     try:
-        submit(aws, "good.png", encode(text_image(INVOICE), "PNG"))
+        submit(aws, "incoming/good.png", encode(text_image(INVOICE), "PNG"))
         [dead] = wait_for(lambda: dlq_messages(aws), proc=worker)
-        assert json.loads(dead["Body"])["Records"][0]["s3"]["object"]["key"] == "good.png"
+        assert json.loads(dead["Body"])["Records"][0]["s3"]["object"]["key"] == "incoming/good.png"
         assert dead["MessageAttributes"]["ocr-failures"]["StringValue"] == "2"
         wait_for(lambda: queue_empty(aws), proc=worker)
     finally:
@@ -173,27 +140,50 @@ def test_permanent_errors_get_an_error_result_at_once_and_outages_reach_the_dlq(
 
 
 def test_each_record_of_an_event_stands_alone_and_no_result_is_written_twice(aws, warm_cache, mirror):
-    aws["s3"].put_object(Bucket=aws["in"], Key="a.png", Body=encode(text_image(INVOICE), "PNG"))
-    aws["s3"].put_object(Bucket=aws["in"], Key="gone.png", Body=encode(text_image(INVOICE), "PNG"))
-    aws["s3"].put_object(Bucket=aws["in"], Key="old.png", Body=encode(text_image(INVOICE), "PNG"))
-    body = event(aws, "a.png", "gone.png", "old.png")
-    aws["s3"].delete_object(Bucket=aws["in"], Key="gone.png")  # deleted after its event
-    aws["s3"].put_object(Bucket=aws["in"], Key="old.png", Body=encode(text_image(PAGE_TWO), "PNG"))  # overwritten
+    aws["s3"].put_object(Bucket=aws["in"], Key="incoming/a.png", Body=encode(text_image(INVOICE), "PNG"))
+    aws["s3"].put_object(Bucket=aws["in"], Key="incoming/gone.png", Body=encode(text_image(INVOICE), "PNG"))
+    aws["s3"].put_object(Bucket=aws["in"], Key="incoming/old.png", Body=encode(text_image(INVOICE), "PNG"))
+    body = event(aws, "incoming/a.png", "incoming/gone.png", "incoming/old.png")
+    aws["s3"].delete_object(Bucket=aws["in"], Key="incoming/gone.png")  # deleted after its event
+    aws["s3"].put_object(Bucket=aws["in"], Key="incoming/old.png", Body=encode(text_image(PAGE_TWO), "PNG"))  # overwritten
     aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(body))
-    aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(event(aws, "a.png")))  # a duplicate
+    aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(event(aws, "incoming/a.png")))  # a duplicate
     worker = start_worker(aws, warm_cache, mirror)
     try:
-        wait_for(lambda: result(aws, "a.png"), proc=worker)
+        wait_for(lambda: result(aws, "incoming/a.png"), proc=worker)
         wait_for(lambda: queue_empty(aws), proc=worker)
     finally:
         out = stop(worker)
     entries = log_lines(out)
-    assert [e["key"] for e in entries if e["message"] == "done"] == ["a.png"]  # written once
+    assert [e["key"] for e in entries if e["message"] == "done"] == ["incoming/a.png"]  # written once
     skipped = {e["key"]: e["message"] for e in entries if e["message"].startswith("skipped")}
-    assert skipped["gone.png"] == "skipped: the object was deleted after its event"
-    assert skipped["old.png"].startswith("skipped: the object was overwritten after its event")
-    assert skipped["a.png"] == "skipped: already processed"
-    assert result(aws, "gone.png") is None and result(aws, "old.png") is None and dlq_messages(aws) == []
+    assert skipped["incoming/gone.png"] == "skipped: the object was deleted after its event"
+    assert skipped["incoming/old.png"].startswith("skipped: the object was overwritten after its event")
+    assert skipped["incoming/a.png"] == "skipped: already processed"
+    assert result(aws, "incoming/gone.png") is None and result(aws, "incoming/old.png") is None and dlq_messages(aws) == []
+
+
+def test_a_stale_record_never_overwrites_the_result_of_a_newer_version(aws, warm_cache, mirror):
+    key = "incoming/twice.png"
+    aws["s3"].put_object(Bucket=aws["in"], Key=key, Body=encode(text_image(INVOICE), "PNG"))
+    first = event(aws, key)
+    aws["s3"].put_object(Bucket=aws["in"], Key=key, Body=encode(text_image(PAGE_TWO), "PNG"))
+    second = event(aws, key)
+    aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(second))
+    worker = start_worker(aws, warm_cache, mirror)
+    try:
+        newer = wait_for(lambda: result(aws, key), proc=worker)
+        # v1's record arrives late (S3 does not order events): a HEAD of v1 itself would call it
+        # current, and its result would overwrite v2's.
+        aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(first))
+        wait_for(lambda: queue_empty(aws), proc=worker)
+    finally:
+        out = stop(worker)
+    assert [line["text"] for line in newer["pages"][0]["lines"]] == [PAGE_TWO]
+    assert newer["source"]["version"] == second["Records"][0]["s3"]["object"]["versionId"]
+    assert result(aws, key) == newer
+    skipped = [e["message"] for e in log_lines(out) if e["message"].startswith("skipped")]
+    assert skipped == ["skipped: the object was overwritten after its event; the new upload has its own"]
 
 
 def sigterm_once_processing(worker):
@@ -207,10 +197,10 @@ def sigterm_once_processing(worker):
 
 def test_sigterm_finishes_the_current_document_then_exits_zero(aws, warm_cache, mirror):
     worker = start_worker(aws, warm_cache, mirror)
-    submit(aws, "two-pages.pdf", two_page_pdf())
+    submit(aws, "incoming/two-pages.pdf", two_page_pdf())
     out = sigterm_once_processing(worker)
     assert worker.returncode == 0, out
-    done = result(aws, "two-pages.pdf")
+    done = result(aws, "incoming/two-pages.pdf")
     assert [[line["text"] for line in p["lines"]] for p in done["pages"]] == [[INVOICE], [PAGE_TWO]]
     assert '"message": "stopped"' in out
     assert aws["sqs"].get_queue_attributes(QueueUrl=aws["queue"], AttributeNames=["All"])["Attributes"][
@@ -225,11 +215,11 @@ def test_sigterm_with_too_little_time_left_requeues_the_document_without_countin
                                                                                            mirror):
     # 16 s from SIGTERM to SIGKILL leaves 1 s after the margin: not enough for 9 more pages.
     worker = start_worker(aws, warm_cache, mirror, OCR_STOP_SECONDS="16")
-    submit(aws, "long.pdf", many_page_pdf(10))
+    submit(aws, "incoming/long.pdf", many_page_pdf(10))
     out = sigterm_once_processing(worker)
     assert worker.returncode == 0, out
     assert "interrupted; the message goes back to the queue" in out
-    assert result(aws, "long.pdf") is None
+    assert result(aws, "incoming/long.pdf") is None
     [back] = aws["sqs"].receive_message(QueueUrl=aws["queue"], MessageAttributeNames=["All"],
                                         AttributeNames=["ApproximateReceiveCount"])["Messages"]
     assert back["MessageAttributes"]["ocr-failures"]["StringValue"] == "0"  # an interruption is no failure
@@ -239,12 +229,12 @@ def test_sigterm_with_too_little_time_left_requeues_the_document_without_countin
 def test_an_over_long_document_gets_an_error_result_not_a_retry(aws, warm_cache, mirror):
     worker = start_worker(aws, warm_cache, mirror, OCR_MAX_DOCUMENT_SECONDS="1")
     try:
-        submit(aws, "long.pdf", many_page_pdf(12))
-        error = wait_for(lambda: result(aws, "long.pdf", error=True), proc=worker)["error"]
+        submit(aws, "incoming/long.pdf", many_page_pdf(12))
+        error = wait_for(lambda: result(aws, "incoming/long.pdf", error=True), proc=worker)["error"]
         assert error.startswith("document took more than 1 s (documents.max_document_seconds) after ")
         assert error.endswith(" of 12 pages")
         wait_for(lambda: queue_empty(aws), proc=worker)
-        assert dlq_messages(aws) == [] and result(aws, "long.pdf") is None
+        assert dlq_messages(aws) == [] and result(aws, "incoming/long.pdf") is None
     finally:
         stop(worker)
 
@@ -280,8 +270,8 @@ def test_a_busy_task_is_protected_from_scale_in_and_released_when_idle(aws, warm
     agent = FakeAgent()
     worker = start_worker(aws, warm_cache, mirror, ECS_AGENT_URI=agent.uri, OCR_MAX_DOCUMENT_SECONDS="600")
     try:
-        submit(aws, "doc.png", encode(text_image(INVOICE), "PNG"))
-        wait_for(lambda: result(aws, "doc.png"), proc=worker)
+        submit(aws, "incoming/doc.png", encode(text_image(INVOICE), "PNG"))
+        wait_for(lambda: result(aws, "incoming/doc.png"), proc=worker)
         wait_for(lambda: len(agent.calls) == 2, proc=worker)
     finally:
         stop(worker)
