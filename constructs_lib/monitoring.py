@@ -27,6 +27,10 @@ SnsTopic = aws.sns_topic.SnsTopic
 SnsTopicPolicy = aws.sns_topic_policy.SnsTopicPolicy
 SnsTopicSubscription = aws.sns_topic_subscription.SnsTopicSubscription
 
+#: ECS stop codes of a task stopped on purpose, not by a failure ("Amazon ECS task state change
+#: events"): the "task failed" rule ignores them.
+ORDERED_STOPS = ("ServiceSchedulerInitiated", "SpotInterruption", "TerminationNotice", "UserInitiated")
+
 
 
 @dataclass(frozen=True)
@@ -89,12 +93,17 @@ class Monitoring(Construct):
 
         # A crash loop is not silent: every task of this service that stops with a container that
         # exited non-zero (a failed warm-up, a worker crash, an out-of-memory kill) is announced.
-        # The worker exits 0 on SIGTERM, so scale-in, deployments and Spot reclaims stay quiet.
+        # Stops that ECS or a person asked for are not: scale-in and deployments
+        # (ServiceSchedulerInitiated), Spot reclaims (SpotInterruption, TerminationNotice) and
+        # StopTask (UserInitiated), whatever the exit code, since SIGKILL after the stop timeout
+        # exits 137 ("Amazon ECS task state change events", stopCode). The worker exits 0 on
+        # SIGTERM anyway, from the first instant (ocr_worker.signals).
         self.task_failed = CloudwatchEventRule(
             self, "task-failed", name=f"{name}-task-failed",
-            description="A task of the OCR service stopped with a non-zero container exit code",
+            description="A task of the OCR service stopped by itself with a non-zero container exit code",
             event_pattern=json.dumps({"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"], "detail": {
                 "clusterArn": [cluster_arn], "group": [f"service:{service_name}"], "lastStatus": ["STOPPED"],
+                "stopCode": [{"anything-but": list(ORDERED_STOPS)}],
                 "containers": {"exitCode": [{"anything-but": 0}]}}}))
         CloudwatchEventTarget(
             self, "task-failed-to-topic", rule=self.task_failed.name, arn=self.topic.arn,

@@ -59,7 +59,13 @@ def pytest_configure(config):
     # tests/worker/test_call_inventory.py, which runs after them (pytest_collection_modifyitems).
     from tests.iam.calls import CALL_LOG_ENV
 
-    os.environ.setdefault(CALL_LOG_ENV, tempfile.mkdtemp(prefix="paddleocr-efs-aws-calls-"))
+    if CALL_LOG_ENV not in os.environ:
+        config._aws_call_log = os.environ[CALL_LOG_ENV] = tempfile.mkdtemp(prefix="paddleocr-efs-aws-calls-")
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "_aws_call_log", None):
+        shutil.rmtree(config._aws_call_log, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -14,6 +14,11 @@ def test_tasks_stopping_with_a_failed_container_notify_the_alarm_topic(service_d
     assert pattern["source"] == ["aws.ecs"] and pattern["detail-type"] == ["ECS Task State Change"]
     assert pattern["detail"]["lastStatus"] == ["STOPPED"]
     assert pattern["detail"]["containers"] == {"exitCode": [{"anything-but": 0}]}
+    # Stops ECS or a person asked for never alarm, whatever the exit code (SIGKILL after the stop
+    # timeout is 137): scale-in and deployments, Spot, StopTask ("Amazon ECS task state change
+    # events", stopCode). A crash (EssentialContainerExited) or a failed start still does.
+    assert pattern["detail"]["stopCode"] == [{"anything-but": ["ServiceSchedulerInitiated", "SpotInterruption",
+                                                               "TerminationNotice", "UserInitiated"]}]
     assert pattern["detail"]["group"] == ["service:" + ref(service_doc, "aws_ecs_service", "name")]
     target = one(resources(service_doc, "aws_cloudwatch_event_target"))
     assert target["arn"] == ref(service_doc, "aws_sns_topic", "arn")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
-from ocr_worker import heartbeat, logs, settings
+from ocr_worker import heartbeat, logs, settings, signals
 from ocr_worker.cache import EXIT_NOT_READY, CacheError, ModelCache
 from ocr_worker.engine import ModelsNotReady
 from ocr_worker.inference import InferenceThread
@@ -20,21 +19,12 @@ log = logging.getLogger("ocr_worker")
 EXIT_CONFIG = 2
 
 
-class Stopped(Exception):
-    """SIGTERM or SIGINT before the worker loop took over its own signals."""
+def import_inference_libraries() -> None:
+    """PaddleOCR, imported on the main thread before the engine's thread loads the models, with
+    Paddle's signal handlers kept out (:mod:`ocr_worker.signals`)."""
+    signals.import_paddle()
+    import paddleocr  # noqa: F401
 
-
-def _stop_before_ready(signum, _frame) -> None:
-    raise Stopped(signal.Signals(signum).name)
-
-
-def stop_promptly_until_ready() -> None:
-    """Until a command installs its own handlers, SIGTERM (a scale-in, deployment or Spot
-    reclaim during warm-up or model load) ends it at once with exit 0: it holds no document, and
-    the task-failed alarm fires on non-zero exits only. An interrupted download leaves only its
-    staging folder, which the next warmer removes under the lock."""
-    signal.signal(signal.SIGTERM, _stop_before_ready)
-    signal.signal(signal.SIGINT, _stop_before_ready)
 
 def model_cache(config: dict) -> ModelCache:
     try:
@@ -95,6 +85,8 @@ def cmd_worker(args, config: dict) -> int:
         retry_delay=config["OCR_RETRY_DELAY"], wait_seconds=config["OCR_WAIT_SECONDS"], dlq_url=config["OCR_DLQ_URL"],
         max_failures=config["OCR_MAX_FAILURES"], max_document_seconds=config["OCR_MAX_DOCUMENT_SECONDS"],
         stop_seconds=config["OCR_STOP_SECONDS"])
+    log.info("loading the models")
+    import_inference_libraries()
     # The worker's loop hands each document to the thread that loaded the engine.
     inference = InferenceThread(_engine_loader(config), max_waiting=1)
     inference.wait_loaded()  # ModelsNotReady: exit EXIT_NOT_READY before touching the queue
@@ -111,6 +103,7 @@ def cmd_serve(args, config: dict) -> int:
     port = args.port if args.port is not None else config["OCR_PORT"]
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port: {port} is not a TCP port")
+    import_inference_libraries()
     inference = InferenceThread(_engine_loader(config), config["OCR_MAX_WAITING"])
     serve(inference, host, port, max_connections=config["OCR_MAX_CONNECTIONS"],
           max_document_seconds=config["OCR_MAX_DOCUMENT_SECONDS"], read_timeout=config["OCR_READ_TIMEOUT"])
@@ -135,11 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup()
     handler = {"warm": cmd_warm, "verify": cmd_verify, "lock": cmd_lock, "health": cmd_health, "worker": cmd_worker,
                "serve": cmd_serve}[args.command]
-    if args.command in ("warm", "worker"):
-        stop_promptly_until_ready()
+    if args.command in ("warm", "worker", "serve"):
+        signals.stop_promptly()
     try:
         config = settings.load(args.command)  # every setting checked before anything starts
-        logging.getLogger().setLevel(config["LOG_LEVEL"].upper())
+        # On the package's logger too: importing Paddle sets the root logger to WARNING.
+        for logger in (logging.getLogger(), log):
+            logger.setLevel(config["LOG_LEVEL"].upper())
         return handler(args, config)
     except ConfigError as error:
         log.error(f"config error: {error}")
@@ -150,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModelsNotReady as error:
         log.error(str(error))
         return EXIT_NOT_READY
-    except Stopped as stopped:
+    except signals.Stopped as stopped:
         log.info("stopped before ready", extra={"fields": {"signal": str(stopped)}})
         # The model may still be loading on a daemon thread inside native code: exit now rather
         # than through interpreter shutdown, which would wait on or crash in it.

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 from constructs_lib.image_repository import ecr_repository_arn
-from tests.iam.evaluate import Request
+from tests.iam.evaluate import Request, evaluate
 from tests.iam.render import Deployment
 
 #: Where worker processes under test write what they call (set by tests/conftest.py).
@@ -188,3 +188,13 @@ def agent_calls(deployment: Deployment) -> dict[str, list[Request]]:
                  ("CreateControlChannel", "CreateDataChannel", "OpenControlChannel", "OpenDataChannel")]
     return {"execution": execution, "task": role}
 
+
+
+def denials(requests: list[Request], deployment: Deployment, role_path: str, resource_policies: list[dict]):
+    """One line per request the role at ``role_path`` may not make: the call and what it lacks."""
+    identity = list(deployment.role_policies(role_path).values())
+    principal = f"arn:{deployment.partition}:iam::{deployment.account}:role/{deployment.name_at(role_path)}"
+    for request in requests:
+        decision = evaluate(request, principal, identity, resource_policies)
+        if not decision.allowed:
+            yield f"{request.call}: needs {request.action} on {request.resource} ({decision.reason})"

@@ -86,6 +86,8 @@ def _condition_holds(operator: str, key: str, wanted: Sequence[str], context: Ma
         return all((str(w).lower() == "true") != present for w in _listed(wanted))
     if_exists = operator.endswith("IfExists")
     base = operator.removesuffix("IfExists")
+    if base not in _BASE and base not in _NEGATED:
+        raise ValueError(f"condition operator {operator} is not supported by tests/iam/evaluate.py")
     if not present:
         return if_exists or base in _NEGATED
     values = [str(v) for v in context[key]]
@@ -93,8 +95,6 @@ def _condition_holds(operator: str, key: str, wanted: Sequence[str], context: Ma
     if base in _NEGATED:
         test = _BASE[_NEGATED[base]]
         return not any(test(w, v) for w in wanted for v in values)
-    if base not in _BASE:
-        raise ValueError(f"condition operator {operator} is not supported by tests/iam/evaluate.py")
     return any(_BASE[base](w, v) for w in wanted for v in values)
 
 

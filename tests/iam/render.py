@@ -122,6 +122,10 @@ class Deployment:
             return self._remote_output(attribute)
         if rtype == "aws_iam_policy_document" and attribute == "json":
             return json.dumps(self.policy_document(name))
+        if rtype == "aws_efs_file_system":
+            return {"arn": self.file_system_arn, "id": FILE_SYSTEM_ID}[attribute]
+        if rtype == "aws_efs_access_point":
+            return {"arn": self.access_point_arn, "id": ACCESS_POINT_ID}[attribute]
         resource = self.name_of(rtype, name, data)
         values = {
             "aws_s3_bucket": {"arn": self.s3_arn(resource), "bucket": resource, "id": resource},
@@ -168,15 +172,15 @@ class Deployment:
         statements = []
         for st in self._config("data", "aws_iam_policy_document", name)["statement"]:
             out: dict[str, Any] = {"Sid": st.get("sid", ""), "Effect": st.get("effect", "Allow"),
-                                   "Action": self.fill(st["actions"])}
+                                   "Action": _scalar(self.fill(st["actions"]))}
             if st.get("resources"):
-                out["Resource"] = self.fill(st["resources"])
+                out["Resource"] = _scalar(self.fill(st["resources"]))
             if st.get("principals"):
-                out["Principal"] = {p["type"]: self.fill(p["identifiers"]) for p in st["principals"]}
+                out["Principal"] = {p["type"]: _scalar(self.fill(p["identifiers"])) for p in st["principals"]}
             if st.get("condition"):
-                conditions: dict[str, dict[str, list[str]]] = {}
+                conditions: dict[str, dict[str, Any]] = {}
                 for c in st["condition"]:
-                    conditions.setdefault(c["test"], {})[c["variable"]] = self.fill(c["values"])
+                    conditions.setdefault(c["test"], {})[c["variable"]] = _scalar(self.fill(c["values"]))
                 out["Condition"] = conditions
             statements.append(out)
         return {"Version": "2012-10-17", "Statement": statements}
@@ -206,6 +210,17 @@ class Deployment:
                     policies[f"{rtype}.{name}"] = self.policy(config["policy"])
         return policies
 
+    def all_policies(self) -> dict[str, dict]:
+        """Every policy document of the stack: each role's trust and inline policies
+        (``<role name>:trust``, ``<role name>:<policy name>``) and every resource policy."""
+        policies = {}
+        for name, role in self.doc.get("resource", {}).get("aws_iam_role", {}).items():
+            path = role["//"]["metadata"]["path"].split("/", 1)[1]
+            label = self.name_of("aws_iam_role", name)
+            policies[f"{label}:trust"] = self.trust_policy(path)
+            policies.update({f"{label}:{k}": v for k, v in self.role_policies(path).items()})
+        return {**policies, **self.resource_policies()}
+
     def task_definition(self) -> dict:
         """The task definition's containers (rendered) and its EFS volumes."""
         [task] = self.doc["resource"]["aws_ecs_task_definition"].values()
@@ -225,6 +240,11 @@ class Deployment:
     def model_source(self) -> str:
         worker = next(c for c in self.task_definition()["containers"] if c["name"] == "model-warmer")
         return {e["name"]: e["value"] for e in worker["environment"]}["OCR_MODEL_SOURCE"]
+
+
+def _scalar(values: list) -> Any:
+    """One value as itself, several as a list: how the provider renders a policy document."""
+    return values[0] if len(values) == 1 else values
 
 
 def _attribute_suffix(output: str) -> str:

@@ -13,6 +13,9 @@ import pytest
 from ocr_worker.cache import (EXIT_CHECKSUM, EXIT_LOCK_TIMEOUT, EXIT_READ_ONLY_MISSING, EXIT_SOURCE_UNREACHABLE,
                               MANIFEST)
 from ocr_worker.models import ModelLock, ModelSpec
+from tests.iam.render import Deployment
+from tests.iam.variants import MODEL_SOURCE, MODEL_SOURCE_BUCKET
+from tests.synth import load_stack, settings, synth_app
 from tests.worker.conftest import run_cli, worker_env
 
 pytestmark = pytest.mark.slow
@@ -36,6 +39,26 @@ def test_cold_warm_publishes_every_model_with_a_manifest(tmp_path, mirror):
     assert second.returncode == 0
     assert f"Using cached models from {tmp_path / 'official_models'}" in second.stdout
     assert "downloading" not in second.stdout
+
+
+@pytest.mark.moto
+def test_warm_from_an_s3_source_as_the_task_role_synthesized_for_it(tmp_path, mirror, iam_moto):
+    """``models.source: s3://...`` adds exactly a read of the archives; warm runs as that role,
+    with IAM enforced (HeadObject, then s3transfer's ranged GetObjects)."""
+    deployment = Deployment(load_stack(synth_app(tmp_path / "synth", settings(models={"source": MODEL_SOURCE})),
+                                       "service"))
+    role = iam_moto.create_role(deployment, "roles/task-role", f"warm-{time.monotonic_ns()}")
+    s3 = iam_moto.client("s3")
+    if MODEL_SOURCE_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=MODEL_SOURCE_BUCKET)
+    prefix = MODEL_SOURCE.removeprefix(f"s3://{MODEL_SOURCE_BUCKET}/")
+    for spec in ModelLock.load(lock_of(mirror)).models:
+        s3.upload_file(str(mirror / spec.archive), MODEL_SOURCE_BUCKET, f"{prefix}/{spec.archive}")
+    env = worker_env(tmp_path / "cache", lock_of(mirror), MODEL_SOURCE, **iam_moto.assume(role),
+                     AWS_ENDPOINT_URL=iam_moto.endpoint, AWS_DEFAULT_REGION="us-east-1")
+    result = run_cli("warm", env=env)
+    assert result.returncode == 0, result.stdout
+    assert run_cli("verify", env=env).returncode == 0
 
 
 def test_eight_concurrent_warmers_download_each_model_exactly_once(tmp_path, mirror, http_mirror):
@@ -70,6 +93,29 @@ def test_warmer_killed_mid_download_is_recovered_by_the_next(tmp_path, mirror, h
     assert result.returncode == 0, result.stdout
     assert "removing staging left by an interrupted warmer" in result.stdout
     assert fast.requests == ["/PP-OCRv5_mobile_rec_infer.tar"]  # the detector was already published
+    assert run_cli("verify", env=env).returncode == 0
+
+
+def test_sigterm_mid_download_exits_zero_promptly_and_the_next_warmer_recovers(tmp_path, mirror, http_mirror):
+    """A task stopped during warm-up (scale-in, a deployment, Spot) is no failure: before, warm
+    had no SIGTERM handler, exited 143, and the "task failed" alarm (any non-zero exit) fired."""
+    slow = http_mirror(throttle=0.05)
+    env = worker_env(tmp_path, lock_of(mirror), slow.url)
+    warmer = subprocess.Popen([sys.executable, "-m", "ocr_worker", "warm"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    partial = tmp_path / ".staging" / "PP-OCRv5_mobile_rec_infer.tar"
+    deadline = time.monotonic() + 120
+    while not (partial.exists() and partial.stat().st_size > 0):
+        assert time.monotonic() < deadline, "the warmer never started the second download"
+        time.sleep(0.05)
+    warmer.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    out = warmer.communicate(timeout=30)[0]
+    assert warmer.returncode == 0, out
+    assert time.monotonic() - sent < 10, "not prompt"
+    assert '"message": "stopped before ready"' in out
+    assert not (tmp_path / "official_models" / "PP-OCRv5_mobile_rec").exists()
+    assert run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), f"file://{mirror}")).returncode == 0
     assert run_cli("verify", env=env).returncode == 0
 
 

@@ -163,22 +163,26 @@ def test_each_record_of_an_event_stands_alone_and_no_result_is_written_twice(aws
     assert result(aws, "incoming/gone.png") is None and result(aws, "incoming/old.png") is None and dlq_messages(aws) == []
 
 
-def test_a_stale_record_never_overwrites_the_result_of_a_newer_version(aws, warm_cache, mirror):
+def test_a_newer_version_replaces_the_result_and_a_stale_record_never_does(aws, warm_cache, mirror):
     key = "incoming/twice.png"
     aws["s3"].put_object(Bucket=aws["in"], Key=key, Body=encode(text_image(INVOICE), "PNG"))
     first = event(aws, key)
-    aws["s3"].put_object(Bucket=aws["in"], Key=key, Body=encode(text_image(PAGE_TWO), "PNG"))
-    second = event(aws, key)
-    aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(second))
     worker = start_worker(aws, warm_cache, mirror)
     try:
-        newer = wait_for(lambda: result(aws, key), proc=worker)
-        # v1's record arrives late (S3 does not order events): a HEAD of v1 itself would call it
-        # current, and its result would overwrite v2's.
+        aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(first))
+        older = wait_for(lambda: result(aws, key), proc=worker)
+        # v2 replaces v1's result (a conditional overwrite: If-Match on the result v1 wrote).
+        aws["s3"].put_object(Bucket=aws["in"], Key=key, Body=encode(text_image(PAGE_TWO), "PNG"))
+        second = event(aws, key)
+        aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(second))
+        newer = wait_for(lambda: (r := result(aws, key)) != older and r, proc=worker)
+        # v1's record delivered again, late (S3 neither orders events nor delivers them once): a
+        # HEAD of v1 itself would call it current, and its result would overwrite v2's.
         aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(first))
         wait_for(lambda: queue_empty(aws), proc=worker)
     finally:
         out = stop(worker)
+    assert [line["text"] for line in older["pages"][0]["lines"]] == [INVOICE]
     assert [line["text"] for line in newer["pages"][0]["lines"]] == [PAGE_TWO]
     assert newer["source"]["version"] == second["Records"][0]["s3"]["object"]["versionId"]
     assert result(aws, key) == newer
@@ -205,6 +209,24 @@ def test_sigterm_finishes_the_current_document_then_exits_zero(aws, warm_cache, 
     assert '"message": "stopped"' in out
     assert aws["sqs"].get_queue_attributes(QueueUrl=aws["queue"], AttributeNames=["All"])["Attributes"][
         "ApproximateNumberOfMessages"] == "0"
+
+
+@pytest.mark.parametrize("after", [0.0, 1.5], ids=["importing paddle", "building the predictors"])
+def test_sigterm_while_the_models_load_exits_zero_promptly(aws, warm_cache, mirror, after):
+    """Before, the worker installed its SIGTERM handler only once the models had loaded, and
+    Paddle's own handler exits 143 anyway: a task stopped during the load set off the "task
+    failed" alarm."""
+    worker = start_worker(aws, warm_cache, mirror)
+    for line in worker.stdout:  # settings checked; Paddle's import and the model load come next
+        if line.startswith("{") and json.loads(line)["message"] == "loading the models":
+            break
+    time.sleep(after)
+    worker.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    out = worker.communicate(timeout=60)[0]
+    assert worker.returncode == 0, out
+    assert time.monotonic() - sent < 10, "not prompt"
+    assert '"message": "stopped before ready"' in out and '"message": "polling"' not in out
 
 
 def many_page_pdf(pages):
