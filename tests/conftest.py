@@ -106,6 +106,27 @@ def moto_endpoint():
 
 
 @pytest.fixture(scope="session")
+def mirror(tmp_path_factory) -> Path:
+    """A directory with the model archives and models.lock.json."""
+    path = tmp_path_factory.mktemp("mirror")
+    from tests.model_mirror import build_mirror
+
+    build_mirror(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def warm_cache(tmp_path_factory, mirror) -> Path:
+    """A cache warmed once from the file:// mirror, shared read-only by OCR tests."""
+    from tests.worker.conftest import run_cli, worker_env
+
+    cache = tmp_path_factory.mktemp("warm-cache")
+    result = run_cli("warm", env=worker_env(cache, mirror / "models.lock.json", f"file://{mirror}"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return cache
+
+
+@pytest.fixture(scope="session")
 def service_doc(default_stacks) -> dict:
     """The default service stack's Terraform JSON."""
     return load_stack(default_stacks, "service")
@@ -116,3 +137,36 @@ def containers(service_doc) -> dict:
     """The default task definition's containers by name."""
     task = one(resources(service_doc, "aws_ecs_task_definition"))
     return {c["name"]: c for c in json.loads(task["container_definitions"])}
+
+
+@pytest.fixture
+def aws(iam_moto, service_doc):
+    """Versioned input and output buckets, the jobs queue with the deployment's redrive (5 crashed
+    receives) and its DLQ, in moto with IAM enforced; ``role_env``: the credentials of the task
+    role the default synth gives the worker, created for these names. The test's own clients
+    (``s3``, ``sqs``) are the administrator's."""
+    import time
+
+    from constructs_lib.documents import CRASH_REDRIVE_RECEIVES, LEASE_SECONDS
+    from tests.iam.calls import INPUT_PREFIX
+    from tests.iam.render import Deployment
+
+    s3, sqs = iam_moto.client("s3"), iam_moto.client("sqs")
+    suffix = str(time.monotonic_ns())
+    names = {"documents/input/bucket": f"in-{suffix}", "documents/output/bucket": f"out-{suffix}",
+             "documents/queue": f"jobs-{suffix}", "documents/dlq": f"dlq-{suffix}"}
+    for bucket in (names["documents/input/bucket"], names["documents/output/bucket"]):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    dlq = sqs.create_queue(QueueName=names["documents/dlq"])["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = sqs.create_queue(QueueName=names["documents/queue"], Attributes={
+        "VisibilityTimeout": str(LEASE_SECONDS),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(CRASH_REDRIVE_RECEIVES)})})[
+        "QueueUrl"]
+    deployment = Deployment(service_doc, names)
+    role = iam_moto.create_role(deployment, "roles/task-role", f"task-{suffix}")
+    return {"s3": s3, "sqs": sqs, "in": names["documents/input/bucket"], "out": names["documents/output/bucket"],
+            "queue": queue, "dlq": dlq, "endpoint": iam_moto.endpoint, "deployment": deployment,
+            "role_env": {**iam_moto.assume(role), "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                         "AWS_ENDPOINT_URL": iam_moto.endpoint}, "prefix": INPUT_PREFIX}

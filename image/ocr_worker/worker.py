@@ -310,6 +310,14 @@ class Worker:
         return metadata.get("source-etag") == (source.etag or "") and \
             metadata.get("source-version", "") == (source.version or "")
 
+    def _still_current(self, job: Job, source: "Source") -> bool:
+        """Is ``source`` still the object's current version? (An error result for a missing
+        object has no version to compare.)"""
+        if source.etag is None:
+            return True
+        current = self._current(job)
+        return current is not None and current[0] == source
+
     def _write(self, job: Job, source: "Source", body: dict, fields: dict) -> None:
         """Write ``body`` as the result of ``source``, unless a newer upload of the key has made
         it stale. The write is conditional on the result seen just before the staleness check
@@ -324,8 +332,7 @@ class Worker:
             if seen is not None and self._written_for(seen, source):
                 log.info("skipped: already processed", extra={"fields": {**fields, "etag": source.etag}})
                 return
-            current = self._current(job) if source.etag is not None else None
-            if source.etag is not None and (current is None or current[0] != source):
+            if not self._still_current(job, source):
                 log.info("skipped: a newer upload of the object replaced it while it was read; its own "
                          "event brings the result", extra={"fields": fields})
                 return

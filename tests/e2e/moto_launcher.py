@@ -14,8 +14,9 @@ def fill_gaps() -> None:
     _s3_bucket_policy_conditions()
     _application_autoscaling_tags()
     _sqs_compact_redrive_policy()
-    _ecs_availability_zone_rebalancing()
+    _ecs_service_placement()
     _ec2_referenced_group_rule_description()
+    _s3_event_version_and_sequencer()
 
 
 def _sqs_compact_redrive_policy() -> None:
@@ -33,16 +34,24 @@ def _sqs_compact_redrive_policy() -> None:
     Queue.attributes = property(attributes)
 
 
-def _ecs_availability_zone_rebalancing() -> None:
-    """ECS drops availabilityZoneRebalancing at create (and update); AWS keeps and returns it."""
+def _ecs_service_placement() -> None:
+    """ECS drops availabilityZoneRebalancing and capacityProviderStrategy at create (and update),
+    and reports launchType EC2 for a service placed by strategy; AWS keeps and returns both and
+    reports no launch type then (CreateService: launchType and capacityProviderStrategy are
+    exclusive)."""
     from moto.ecs.responses import EC2ContainerServiceResponse
 
     def keeping(original):
         def handler(self):
             result = original(self)
+            service = result.result["service"]
             value = self._get_param("availabilityZoneRebalancing")
             if value:
-                result.result["service"].availability_zone_rebalancing = value
+                service.availability_zone_rebalancing = value
+            strategy = self._get_param("capacityProviderStrategy")
+            if strategy:
+                service.capacity_provider_strategy = [{"base": 0, **s} for s in strategy]
+                service.launch_type = None
             return result
         return handler
 
@@ -152,6 +161,28 @@ def _ec2_referenced_group_rule_description() -> None:
 
     SecurityGroupRule.description = property(
         lambda self: self.ip_range.get("Description") or (self.source_group or {}).get("Description"))
+
+
+def _s3_event_version_and_sequencer() -> None:
+    """S3 event notifications carry the object's versionId (in a versioning-enabled bucket) and a
+    sequencer that orders the events of one key ("Event message structure", Amazon S3 User
+    Guide); moto's records have neither."""
+    import itertools
+
+    from moto.s3 import notifications
+
+    without = notifications._get_s3_event
+    sequence = itertools.count(1)
+
+    def with_version(event_name, bucket, key, notification_id):
+        event = without(event_name, bucket, key, notification_id)
+        obj = event["Records"][0]["s3"]["object"]
+        obj["sequencer"] = f"{next(sequence):016X}"
+        if bucket.is_versioned:
+            obj["versionId"] = key.version_id
+        return event
+
+    notifications._get_s3_event = with_version
 
 
 def main() -> None:

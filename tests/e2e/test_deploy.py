@@ -12,12 +12,16 @@ TLS-only bucket and file system policies hold as they do on AWS.
 
 import json
 import subprocess
+import sys
 import time
 
 import boto3
 import pytest
 
 from tests.e2e.harness import MotoServer, project_copy, run
+from tests.iam.moto import ADMIN, IamMoto
+from tests.worker.conftest import worker_env
+from tests.worker.docs import INVOICE, PAGE_TWO, encode, text_image
 
 pytestmark = [pytest.mark.e2e, pytest.mark.moto, pytest.mark.terraform, pytest.mark.slow]
 
@@ -119,7 +123,11 @@ def test_task_definition_and_service(deployment):
     volume = next(v for v in task["volumes"] if v["name"] == "model-cache")["efsVolumeConfiguration"]
     assert volume["transitEncryption"] == "ENABLED" and volume["authorizationConfig"]["iam"] == "ENABLED"
     [service] = ecs.describe_services(cluster="sabuho-cluster", services=["sabuho-processor-service"])["services"]
-    assert service["status"] == "ACTIVE" and service["launchType"] == "FARGATE"
+    assert service["status"] == "ACTIVE"
+    assert [(s["capacityProvider"], s["weight"]) for s in service["capacityProviderStrategy"]] == [("FARGATE", 1)]
+    assert "launchType" not in service
+    [cluster] = ecs.describe_clusters(clusters=["sabuho-cluster"])["clusters"]
+    assert sorted(cluster["capacityProviders"]) == ["FARGATE", "FARGATE_SPOT"]
     assert service["platformVersion"] == "1.4.0"
 
 
@@ -155,6 +163,101 @@ def test_alarms_dashboard_and_scaling(deployment):
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 10)
 
 
+def deployed_bucket(aws, prefix):
+    [name] = [b["Name"] for b in aws["s3"].list_buckets()["Buckets"] if b["Name"].startswith(prefix)]
+    return name
+
+
+@pytest.mark.ocr
+def test_the_worker_runs_as_the_deployed_task_role_with_iam_enforced(deployment, warm_cache, mirror):
+    """The task role Terraform created from the synthesized JSON, assumed, with moto enforcing IAM:
+    documents from the versioned input bucket through its own S3 notifications, and the missing,
+    overwritten, deleted and duplicate cases. (moto enforces the role's policies and the bucket
+    policies; tests/worker/test_call_inventory.py judges what moto does not.)"""
+    aws, moto = deployment["aws"], deployment["moto"]
+    iam = IamMoto(moto.endpoint, verify=str(moto.cert))
+    role = "sabuho-processor-task-role"
+    ecs_trust = aws["iam"].get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    admin = iam.client("iam").get_user(UserName=ADMIN)["User"]["Arn"]
+    # moto enforces trust policies, and only ECS may assume through this one: for the test, the
+    # administrator stands in for ECS (the real trust is put back below; tests/test_iam.py checks it).
+    aws["iam"].update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": admin}, "Action": "sts:AssumeRole"}]}))
+    queue = aws["sqs"].get_queue_url(QueueName="sabuho-paddleocr-jobs")["QueueUrl"]
+    dlq = aws["sqs"].get_queue_url(QueueName="sabuho-paddleocr-jobs-dlq")["QueueUrl"]
+    inputs, outputs = deployed_bucket(aws, "sabuho-paddleocr-in-"), deployed_bucket(aws, "sabuho-paddleocr-out-")
+    s3, sqs = iam.client("s3"), iam.client("sqs")
+    role_arn = aws["iam"].get_role(RoleName=role)["Role"]["Arn"]
+    iam.enforce()
+    try:
+        credentials = iam.assume(role_arn)
+        s3.put_object(Bucket=inputs, Key="incoming/invoice.png", Body=encode(text_image(INVOICE), "PNG"))
+        s3.put_object(Bucket=inputs, Key="incoming/twice.png", Body=encode(text_image(INVOICE), "PNG"))
+        s3.put_object(Bucket=inputs, Key="incoming/twice.png", Body=encode(text_image(PAGE_TWO), "PNG"))
+        s3.put_object(Bucket=inputs, Key="incoming/gone.png", Body=encode(text_image(INVOICE), "PNG"))
+        s3.delete_object(Bucket=inputs, Key="incoming/gone.png")
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"bucket": inputs, "key": "incoming/never.png"}))
+        events = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]
+        first = next(m["Body"] for m in events if "invoice.png" in m["Body"])
+        assert json.loads(first)["Records"][0]["s3"]["object"]["versionId"]
+        sqs.send_message(QueueUrl=queue, MessageBody=first)  # a duplicate delivery
+        env = worker_env(warm_cache, mirror / "models.lock.json", f"file://{mirror}", **{
+            **credentials, "AWS_ENDPOINT_URL": moto.endpoint, "AWS_CA_BUNDLE": str(moto.cert),
+            "AWS_DEFAULT_REGION": "us-east-1", "OCR_QUEUE_URL": queue, "OCR_DLQ_URL": dlq, "OCR_OUTPUT_BUCKET": outputs,
+            "OCR_WAIT_SECONDS": "1", "OCR_RETRY_DELAY": "0"})
+        worker = subprocess.Popen([sys.executable, "-m", "ocr_worker", "worker"], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 300
+            while not all(_exists(s3, outputs, k) for k in ("results/incoming/invoice.png.json",
+                                                           "results/incoming/twice.png.json",
+                                                           "results/incoming/never.png.error.json")) or \
+                    _in_queue(sqs, queue):
+                assert time.monotonic() < deadline and worker.poll() is None, "the worker did not finish"
+                time.sleep(1)
+        finally:
+            worker.terminate()
+            out = worker.communicate(timeout=120)[0]
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        result = json.loads(s3.get_object(Bucket=outputs, Key="results/incoming/invoice.png.json")["Body"].read())
+        assert [line["text"] for page in result["pages"] for line in page["lines"]] == [INVOICE]
+        current = s3.head_object(Bucket=inputs, Key="incoming/invoice.png")["VersionId"]
+        assert result["source"]["version"] == current
+        twice = json.loads(s3.get_object(Bucket=outputs, Key="results/incoming/twice.png.json")["Body"].read())
+        assert [line["text"] for page in twice["pages"] for line in page["lines"]] == [PAGE_TWO]
+        error = json.loads(s3.get_object(Bucket=outputs, Key="results/incoming/never.png.error.json")["Body"].read())
+        assert error["error"] == "object not found"
+        assert not _exists(s3, outputs, "results/incoming/gone.png.json")
+        skipped = sorted((e["key"], e["message"]) for e in lines if e["message"].startswith("skipped"))
+        assert skipped == [
+            ("incoming/gone.png", "skipped: the object was deleted after its event"),
+            ("incoming/invoice.png", "skipped: already processed"),
+            ("incoming/twice.png", "skipped: the object was overwritten after its event; the new upload has its own")]
+        assert "AccessDenied" not in out and "Forbidden" not in out, out[-3000:]
+        assert sqs.receive_message(QueueUrl=dlq).get("Messages", []) == []
+    finally:
+        iam.enforce(False)
+        aws["iam"].update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(ecs_trust))
+        for bucket in (inputs, outputs):  # emptied, as a user must before destroy (no force_destroy)
+            listing = aws["s3"].list_object_versions(Bucket=bucket)
+            for version in listing.get("Versions", []) + listing.get("DeleteMarkers", []):
+                aws["s3"].delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+
+
+def _exists(s3, bucket, key):
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except s3.exceptions.ClientError:
+        return False
+
+
+def _in_queue(sqs, queue):
+    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    return any(attributes[a] != "0" for a in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                               "ApproximateNumberOfMessagesDelayed"))
+
+
 @pytest.mark.parametrize("framework", ["cdktn", "cdktf"])
 def test_every_stack_converges_under_both_frameworks(deployment, framework):
     """Whichever CLI deployed a stack, the other framework's synth of it plans no change."""
@@ -165,6 +268,22 @@ def test_every_stack_converges_under_both_frameworks(deployment, framework):
         result = run(["terraform", "plan", "-detailed-exitcode", "-input=false", "-no-color"], cwd, deployment["env"],
                      check=False)
         assert result.returncode == 0, f"{stack} plans changes under {framework}:\n{result.stdout[-4000:]}"
+
+
+def test_turning_spot_on_updates_the_service_in_place(deployment, tmp_path):
+    """The provider replaces a service whose capacity provider strategy goes from none to some;
+    the service always has one, with force_new_deployment, so the toggle is an update."""
+    config = json.loads(open(deployment["env"]["PADDLEOCR_EFS_CONFIG"]).read())
+    spot = tmp_path / "spot.json"
+    spot.write_text(json.dumps({**config, "service": {"spot": True}}))
+    env = {**deployment["env"], "PADDLEOCR_EFS_CONFIG": str(spot), "CDKTF_OUTDIR": "cdktf.out.spot"}
+    run([".venv/bin/python", "main.py"], deployment["project"], env)
+    cwd = deployment["project"] / "cdktf.out.spot" / "stacks" / "service"
+    run(["terraform", "init", "-input=false", "-no-color"], cwd, env)
+    run(["terraform", "plan", "-input=false", "-no-color", "-out=spot.plan"], cwd, env)
+    plan = json.loads(run(["terraform", "show", "-json", "spot.plan"], cwd, env).stdout)
+    changes = {c["type"]: c["change"]["actions"] for c in plan["resource_changes"] if c["change"]["actions"] != ["no-op"]}
+    assert changes == {"aws_ecs_service": ["update"]}, changes
 
 
 def test_state_lock_refuses_a_second_concurrent_apply(deployment):

@@ -14,20 +14,18 @@ image and unchanged build layers are then reused (the tier takes about 5.5 minut
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-import boto3
 import pytest
 
 from constructs_lib.image_repository import content_hash
 from constructs_lib.run_task import LocalTask, TaskDefinition
 from tests.e2e.containers import Registry, build_args, make_base_image, podman, podman_env
-from tests.e2e.harness import ROOT, free_port, wait_for_port
+from tests.e2e.harness import ROOT, free_port
 from tests.model_mirror import build_mirror
 from tests.worker.conftest import CountingMirror
 from tests.worker.docs import INVOICE, encode, text_image
@@ -137,46 +135,24 @@ def test_serve_reads_the_text_from_the_cached_models(built):
 
 # -- the synthesized task, run the way Fargate runs it ------------------------------------------
 
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-@pytest.fixture
-def moto_queue(tmp_path):
-    port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port)
-    endpoint = f"http://127.0.0.1:{port}"
-    kwargs = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "testing",
-              "aws_secret_access_key": "testing"}
-    s3, sqs = boto3.client("s3", **kwargs), boto3.client("sqs", **kwargs)
-    for bucket in ("documents-in", "documents-out"):
-        s3.create_bucket(Bucket=bucket)
-    queue = sqs.create_queue(QueueName="jobs")["QueueUrl"]
-    dlq = sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
-    yield {"endpoint": endpoint, "s3": s3, "sqs": sqs, "queue": queue, "dlq": dlq}
-    proc.terminate()
-    proc.wait(timeout=30)
-
-
 def started_and_finished(built, local, container):
     state = json.loads(podman(built["env"], "inspect", local.states[container].name).stdout)[0]["State"]
     return state["StartedAt"], state["FinishedAt"]
 
 
-def test_the_synthesized_task_runs_under_fargate_rules(built, default_stacks, moto_queue, tmp_path):
+def test_the_synthesized_task_runs_under_fargate_rules(built, default_stacks, aws, tmp_path):
     """The task definition of the default synth, unchanged but for the image and the values that
-    Terraform would fill in (queue URL, bucket) and what the task role would provide."""
-    aws = moto_queue
-    aws["s3"].put_object(Bucket="documents-in", Key="incoming/invoice.png", Body=encode(text_image(INVOICE), "PNG"))
-    aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps({"bucket": "documents-in",
+    Terraform would fill in (queue URL, bucket), with the credentials of the task role the same
+    synth gives it, in moto with IAM enforced (tests/conftest.py ``aws``): not admin keys."""
+    aws["s3"].put_object(Bucket=aws["in"], Key="incoming/invoice.png", Body=encode(text_image(INVOICE), "PNG"))
+    aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps({"bucket": aws["in"],
                                                                            "key": "incoming/invoice.png"}))
     requests_before = len(built["mirror"].requests)
     task = LocalTask(
         TaskDefinition.from_stacks(default_stacks), tmp_path / "run", cli="podman", cli_env=built["env"],
         image=built["image"], efs_roots={"model-cache": tmp_path / "efs"},
-        env={**CREDENTIALS, "AWS_ENDPOINT_URL": aws["endpoint"], "OCR_QUEUE_URL": aws["queue"], "OCR_DLQ_URL": aws["dlq"],
-             "OCR_OUTPUT_BUCKET": "documents-out", "OCR_MODEL_SOURCE": built["mirror"].url,
+        env={**aws["role_env"], "OCR_QUEUE_URL": aws["queue"], "OCR_DLQ_URL": aws["dlq"],
+             "OCR_OUTPUT_BUCKET": aws["out"], "OCR_MODEL_SOURCE": built["mirror"].url,
              # The test models' lock lives on the file system, as a site's own lock could.
              "OCR_MODEL_LOCK": "/var/cache/paddlex/test.lock.json", "OCR_WAIT_SECONDS": "2"})
     cache_root = task.prepare()["model-cache"]
@@ -193,10 +169,10 @@ def test_the_synthesized_task_runs_under_fargate_rules(built, default_stacks, mo
 
         task.wait_for(lambda t: t.states["ocr-worker"].health == "HEALTHY", 300, "the worker passes its health check")
         deadline = time.monotonic() + 300
-        while "Contents" not in aws["s3"].list_objects_v2(Bucket="documents-out", Prefix="results/"):
+        while "Contents" not in aws["s3"].list_objects_v2(Bucket=aws["out"], Prefix="results/"):
             assert time.monotonic() < deadline and not task.wait(0), task.describe() + task.logs("ocr-worker")[-3000:]
             time.sleep(1)
-        result = json.loads(aws["s3"].get_object(Bucket="documents-out", Key="results/incoming/invoice.png.json")[
+        result = json.loads(aws["s3"].get_object(Bucket=aws["out"], Key="results/incoming/invoice.png.json")[
             "Body"].read())
         assert [line["text"] for page in result["pages"] for line in page["lines"]] == [INVOICE]
         attributes = aws["sqs"].get_queue_attributes(QueueUrl=aws["queue"], AttributeNames=["All"])["Attributes"]

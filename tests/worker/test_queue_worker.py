@@ -1,15 +1,12 @@
 """`worker` as a real process against a real moto server (S3 and SQS on 127.0.0.1) with IAM
-enforced, running as the task role the default synth gives it (tests/worker/conftest.py ``aws``)."""
+enforced, running as the task role the default synth gives it (tests/conftest.py ``aws``)."""
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import boto3
 import pytest
 
 from ocr_worker.documents import MAX_BYTES
