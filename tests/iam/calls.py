@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -63,10 +62,6 @@ def recorded(folder: Path) -> list[Call]:
             entry = json.loads(line)
             calls.add(json.dumps(entry, sort_keys=True))
     return [Call(**json.loads(c)) for c in sorted(calls)]
-
-
-def _queue_name(url: str) -> str:
-    return urllib.parse.urlparse(url).path.rstrip("/").split("/")[-1]
 
 
 def _source(settings: dict) -> Optional[tuple[str, str]]:
