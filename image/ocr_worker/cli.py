@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ocr_worker import heartbeat, logs, settings, signals
 from ocr_worker.cache import EXIT_NOT_READY, CacheError, ModelCache
-from ocr_worker.engine import ModelsNotReady
+from ocr_worker.engine import ModelsNotReady, configure_paddlex
 from ocr_worker.inference import InferenceThread
 from ocr_worker.models import ModelLock, default_lock_path
 from ocr_worker.settings import ConfigError
@@ -22,6 +22,7 @@ EXIT_CONFIG = 2
 def import_inference_libraries() -> None:
     """PaddleOCR, imported on the main thread before the engine's thread loads the models, with
     Paddle's signal handlers kept out (:mod:`ocr_worker.signals`)."""
+    configure_paddlex()  # first: importing PaddleX writes under its cache home
     signals.import_paddle()
     import paddleocr  # noqa: F401
 
@@ -103,7 +104,6 @@ def cmd_serve(args, config: dict) -> int:
     port = args.port if args.port is not None else config["OCR_PORT"]
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port: {port} is not a TCP port")
-    import_inference_libraries()
     inference = InferenceThread(_engine_loader(config), config["OCR_MAX_WAITING"])
     serve(inference, host, port, max_connections=config["OCR_MAX_CONNECTIONS"],
           max_document_seconds=config["OCR_MAX_DOCUMENT_SECONDS"], read_timeout=config["OCR_READ_TIMEOUT"])
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup()
     handler = {"warm": cmd_warm, "verify": cmd_verify, "lock": cmd_lock, "health": cmd_health, "worker": cmd_worker,
                "serve": cmd_serve}[args.command]
-    if args.command in ("warm", "worker", "serve"):
+    if args.command in ("warm", "worker"):  # serve answers SIGTERM through uvicorn
         signals.stop_promptly()
     try:
         config = settings.load(args.command)  # every setting checked before anything starts

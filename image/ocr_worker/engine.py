@@ -36,6 +36,22 @@ def release_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
+_paddlex_home: str | None = None
+
+
+def configure_paddlex() -> None:
+    """Once per process, before PaddleX is first imported (it reads these at import time).
+
+    PaddleX probes its model hosts on start even when every model is present: turned off. And it
+    writes temp files, locks and caches under its cache home as soon as it is imported, but the
+    worker mounts the shared cache read-only and passes every model as an explicit folder: give
+    PaddleX a private, writable home instead (on the task's scratch volume)."""
+    global _paddlex_home
+    if _paddlex_home is None:
+        os.environ["PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK"] = "True"
+        _paddlex_home = os.environ["PADDLE_PDX_CACHE_HOME"] = tempfile.mkdtemp(prefix="paddlex-home-")
+
+
 class OcrEngine:
     def __init__(self, cache: ModelCache, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS,
                  pdf_dpi: int = PDF_DPI, cpu_threads: int | None = None, options: dict | None = None) -> None:
@@ -50,12 +66,7 @@ class OcrEngine:
         if not_ready:
             raise ModelsNotReady("models not ready in the cache: " +
                                  ", ".join(f"{s.name} ({s.state})" for s in not_ready) + "; run `warm` first")
-        # PaddleX probes its model hosts on start even when every model is present.
-        os.environ["PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK"] = "True"
-        # PaddleX writes temp files, locks and caches under its cache home, but the worker mounts
-        # the shared cache read-only and passes every model as an explicit folder: give PaddleX a
-        # private, writable home instead.
-        os.environ["PADDLE_PDX_CACHE_HOME"] = tempfile.mkdtemp(prefix="paddlex-home-")
+        configure_paddlex()
         from paddleocr import PaddleOCR
 
         roles = cache.lock.by_role()

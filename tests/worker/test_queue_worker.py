@@ -226,6 +226,24 @@ def test_sigterm_while_the_models_load_exits_zero_promptly(aws, warm_cache, mirr
     assert '"message": "stopped before ready"' in out and '"message": "polling"' not in out
 
 
+def test_the_worker_reads_documents_from_a_read_only_cache_mount(aws, warm_cache, mirror):
+    """As the task mounts it: a real read-only bind mount (EROFS), in a mount namespace of its
+    own. PaddleX writes under its cache home when imported; the worker gives it a private one."""
+    env = worker_env(warm_cache, mirror / "models.lock.json", f"file://{mirror}", **{
+        **aws["role_env"], "OCR_QUEUE_URL": aws["queue"], "OCR_OUTPUT_BUCKET": aws["out"], "OCR_WAIT_SECONDS": "1"})
+    script = (f"mount --bind {warm_cache} {warm_cache} && mount -o remount,ro,bind {warm_cache} && "
+              f"exec {sys.executable} -m ocr_worker worker")
+    worker = subprocess.Popen(["unshare", "--mount", "sh", "-c", script], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        submit(aws, "incoming/doc.png", encode(text_image(INVOICE), "PNG"))
+        out = wait_for(lambda: result(aws, "incoming/doc.png"), proc=worker)
+        assert [line["text"] for line in out["pages"][0]["lines"]] == [INVOICE]
+    finally:
+        stop(worker)
+    assert worker.returncode == 0
+
+
 def many_page_pdf(pages):
     return pdf_of(f"{INVOICE} {i}" for i in range(pages))
 
