@@ -1,4 +1,4 @@
-"""SIGTERM before the worker or server is ready: exit 0 at once, and keep Paddle from taking it.
+"""SIGTERM before ``warm`` or ``worker`` is ready: exit 0 at once, and keep Paddle from taking it.
 
 A task stopped during warm-up or model load (scale-in, a deployment, a Spot reclaim) holds no
 document: it must exit 0 promptly, or ECS records a failed container and the "task failed" alarm
