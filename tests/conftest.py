@@ -148,7 +148,6 @@ def aws(iam_moto, service_doc):
     import time
 
     from constructs_lib.documents import CRASH_REDRIVE_RECEIVES, LEASE_SECONDS
-    from tests.iam.calls import INPUT_PREFIX
     from tests.iam.render import Deployment
 
     s3, sqs = iam_moto.client("s3"), iam_moto.client("sqs")
@@ -164,9 +163,8 @@ def aws(iam_moto, service_doc):
         "VisibilityTimeout": str(LEASE_SECONDS),
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(CRASH_REDRIVE_RECEIVES)})})[
         "QueueUrl"]
-    deployment = Deployment(service_doc, names)
-    role = iam_moto.create_role(deployment, "roles/task-role", f"task-{suffix}")
+    role = iam_moto.create_role(Deployment(service_doc, names), "roles/task-role", f"task-{suffix}")
     return {"s3": s3, "sqs": sqs, "in": names["documents/input/bucket"], "out": names["documents/output/bucket"],
-            "queue": queue, "dlq": dlq, "endpoint": iam_moto.endpoint, "deployment": deployment,
+            "queue": queue, "dlq": dlq,
             "role_env": {**iam_moto.assume(role), "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                         "AWS_ENDPOINT_URL": iam_moto.endpoint}, "prefix": INPUT_PREFIX}
+                         "AWS_ENDPOINT_URL": iam_moto.endpoint}}

@@ -19,9 +19,10 @@ import boto3
 import pytest
 
 from tests.e2e.harness import MotoServer, project_copy, run
-from tests.iam.moto import ADMIN, IamMoto
+from tests.iam.moto import IamMoto
 from tests.worker.conftest import worker_env
 from tests.worker.docs import INVOICE, PAGE_TWO, encode, text_image
+from tests.worker.test_queue_worker import queue_empty
 
 pytestmark = [pytest.mark.e2e, pytest.mark.moto, pytest.mark.terraform, pytest.mark.slow]
 
@@ -178,11 +179,9 @@ def test_the_worker_runs_as_the_deployed_task_role_with_iam_enforced(deployment,
     iam = IamMoto(moto.endpoint, verify=str(moto.cert))
     role = "sabuho-processor-task-role"
     ecs_trust = aws["iam"].get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
-    admin = iam.client("iam").get_user(UserName=ADMIN)["User"]["Arn"]
     # moto enforces trust policies, and only ECS may assume through this one: for the test, the
     # administrator stands in for ECS (the real trust is put back below; tests/test_iam.py checks it).
-    aws["iam"].update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": admin}, "Action": "sts:AssumeRole"}]}))
+    aws["iam"].update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(iam.admin_trust()))
     queue = aws["sqs"].get_queue_url(QueueName="sabuho-paddleocr-jobs")["QueueUrl"]
     dlq = aws["sqs"].get_queue_url(QueueName="sabuho-paddleocr-jobs-dlq")["QueueUrl"]
     inputs, outputs = deployed_bucket(aws, "sabuho-paddleocr-in-"), deployed_bucket(aws, "sabuho-paddleocr-out-")
@@ -212,7 +211,7 @@ def test_the_worker_runs_as_the_deployed_task_role_with_iam_enforced(deployment,
             while not all(_exists(s3, outputs, k) for k in ("results/incoming/invoice.png.json",
                                                            "results/incoming/twice.png.json",
                                                            "results/incoming/never.png.error.json")) or \
-                    _in_queue(sqs, queue):
+                    not queue_empty({"sqs": sqs, "queue": queue}):
                 assert time.monotonic() < deadline and worker.poll() is None, "the worker did not finish"
                 time.sleep(1)
         finally:
@@ -250,12 +249,6 @@ def _exists(s3, bucket, key):
         return True
     except s3.exceptions.ClientError:
         return False
-
-
-def _in_queue(sqs, queue):
-    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
-    return any(attributes[a] != "0" for a in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                                               "ApproximateNumberOfMessagesDelayed"))
 
 
 @pytest.mark.parametrize("framework", ["cdktn", "cdktf"])

@@ -64,13 +64,16 @@ class IamMoto:
         ECS can assume a role that trusts ``ecs-tasks.amazonaws.com``. The test administrator
         stands in for ECS here; tests/test_iam.py checks the real trust policy."""
         iam = self.client("iam")
-        admin = iam.get_user(UserName=ADMIN)["User"]["Arn"]
-        trust = {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": admin}, "Action": "sts:AssumeRole"}]}
-        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(self.admin_trust()))["Role"]["Arn"]
         for policy_name, document in deployment.role_policies(role_path).items():
             iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
         return arn
+
+    def admin_trust(self) -> dict:
+        """A trust policy that lets the test administrator assume the role, standing in for ECS."""
+        admin = self.client("iam").get_user(UserName=ADMIN)["User"]["Arn"]
+        return {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": admin}, "Action": "sts:AssumeRole"}]}
 
     def assume(self, role_arn: str) -> dict:
         """Environment variables with the role's temporary credentials, as ECS hands a task."""
