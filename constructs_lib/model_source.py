@@ -13,18 +13,29 @@ from constructs_lib.validation import Props
 IamRolePolicy = aws.iam_role_policy.IamRolePolicy
 
 
+#: The model sets the image pins (``OCR_MODEL_TIER``; image/ocr_worker/models.py TIERS), fastest
+#: first: PP-OCRv6 tiny, small and medium, and the PP-OCRv5 set of earlier releases. Each has the
+#: guide's two orientation classifiers, all in ONNX format (README: Model tiers).
+TIERS = ("tiny", "small", "medium", "v5")
+
+
 @dataclass(frozen=True)
 class ModelSourceProps(Props):
     """Which models the warm-up container fetches, and from where.
 
     Attributes:
+        tier: The model set, one of :data:`TIERS`: ``tiny`` (the default: 5.3x stock PaddleOCR's
+            pages/s on PP-OCRv5 mobile at equal or better word recall, README: Model tiers),
+            ``small``, ``medium`` or ``v5``. Set on the warmer and the worker alike.
         source: ``official`` (PaddleX's hosts, the default), or an ``s3://``, ``https://`` or
-            ``file://`` mirror URL. The model set itself is pinned in ``image/models.lock.json``.
+            ``file://`` mirror URL holding the tier's archives (``<name>_onnx_infer.tar``).
     """
 
+    tier: str = "tiny"
     source: str = "official"
 
     def validate(self) -> None:
+        validation.check(self.tier in TIERS, "tier", f"{self.tier!r} must be one of {', '.join(TIERS)}")
         if self.source != "official":
             validation.url("source", self.source, ("s3", "https?", "file"))
             if self.s3_objects is not None:
@@ -41,7 +52,7 @@ class ModelSourceProps(Props):
 
 def grant_model_source_read(role: Role, props: ModelSourceProps) -> Optional[IamRolePolicy]:
     """GetObject on the archives under an ``s3://bucket/prefix`` source and nothing else: ``warm``
-    reads ``<prefix>/<model>_infer.tar`` (HeadObject needs s3:GetObject too; no ListBucket is
+    reads ``<prefix>/<model>_onnx_infer.tar`` (HeadObject needs s3:GetObject too; no ListBucket is
     needed). Other sources need no grant: returns None."""
     if props.s3_objects is None:
         return None

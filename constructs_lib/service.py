@@ -74,9 +74,9 @@ class OcrServiceProps(Props):
             is interruption-safe: Spot's two-minute SIGTERM is its stopTimeout, and an unfinished
             document goes back to the queue without counting as a failure.
         backend: The worker's inference engine (``OCR_BACKEND``), set on the warmer and the worker
-            alike: ``paddle`` (default, Paddle Inference) or ``onnxruntime`` (the warmer converts
-            each model once into the cache; 1.10x the pages/s on the test models, README:
-            Performance).
+            alike. Default unset: the engine the lock's formats call for, ONNX Runtime for every
+            tier. ``paddle`` runs Paddle-format locks on an image built with ``ENGINE=paddle``;
+            ``onnxruntime`` with such a lock converts each model once into the cache.
     """
 
     cluster_name: Optional[str] = None
@@ -90,7 +90,7 @@ class OcrServiceProps(Props):
     cache_mount_path: str = "/var/cache/paddlex"
     enable_exec: bool = False
     spot: bool = False
-    backend: str = "paddle"
+    backend: Optional[str] = None
 
     def validate(self) -> None:
         for key in ("cluster_name", "service_name", "family"):
@@ -105,7 +105,8 @@ class OcrServiceProps(Props):
         version = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", self.platform_version)
         check(self.platform_version == "LATEST" or (version is not None and tuple(map(int, version.groups())) >= (1, 4, 0)),
               "platform_version", f"{self.platform_version!r} must be 'LATEST' or 1.4.0 or later (EFS volumes need it)")
-        check(self.backend in BACKENDS, "backend", f"{self.backend!r} must be one of {', '.join(BACKENDS)}")
+        check(self.backend is None or self.backend in BACKENDS, "backend",
+              f"{self.backend!r} must be one of {', '.join(BACKENDS)}")
         validation.absolute_path("cache_mount_path", self.cache_mount_path)
         validation.paths_disjoint("cache_mount_path", self.cache_mount_path, SCRATCH_PATH, "the scratch mount")
 
@@ -139,7 +140,7 @@ class OcrService(Construct):
         validation.posix_id("gid", gid)
         environment = {"AWS_REGION": region, "PADDLE_PDX_CACHE_HOME": sv.cache_mount_path,
                        "OCR_STOP_SECONDS": str(WORKER_STOP_TIMEOUT), **(environment or {})}
-        if sv.backend != "paddle":  # the image's default; warmer and worker must agree
+        if sv.backend is not None:  # warmer and worker must agree
             environment["OCR_BACKEND"] = sv.backend
         self.cluster = EcsCluster(self, "cluster", name=sv.cluster_name,
                                   setting=[EcsClusterSetting(name="containerInsights", value="enabled")])

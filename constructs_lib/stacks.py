@@ -105,7 +105,8 @@ class ServiceStack(AppStack):
                          gid=settings.model_cache.gid, task_role=roles.task_role,
                          execution_role=roles.execution_role, subnet_ids=network.private_subnet_ids,
                          security_group_id=network.task_security_group.id,
-                         environment={**documents.worker_environment, "OCR_MODEL_SOURCE": settings.models.source},
+                         environment={**documents.worker_environment, "OCR_MODEL_TIER": settings.models.tier,
+                                      "OCR_MODEL_SOURCE": settings.models.source},
                          depends_on=[image.build] if image.build else None)
         QueueScaling(self, "scaling", settings.scaling, cluster_name=ocr.cluster.name,
                      service_name=ocr.service.name, queue_name=documents.queue.name)

@@ -105,25 +105,45 @@ def moto_endpoint():
     proc.wait(timeout=30)
 
 
-@pytest.fixture(scope="session")
-def mirror(tmp_path_factory) -> Path:
-    """A directory with the model archives and models.lock.json."""
-    path = tmp_path_factory.mktemp("mirror")
+def _mirror(tmp_path_factory, name: str) -> Path:
     from tests.model_mirror import build_mirror
 
-    build_mirror(path)
+    path = tmp_path_factory.mktemp(f"mirror-{name}")
+    build_mirror(path, name)
     return path
 
 
-@pytest.fixture(scope="session")
-def warm_cache(tmp_path_factory, mirror) -> Path:
-    """A cache warmed once from the file:// mirror, shared read-only by OCR tests."""
+def _warm(tmp_path_factory, mirror: Path) -> Path:
     from tests.worker.conftest import run_cli, worker_env
 
     cache = tmp_path_factory.mktemp("warm-cache")
     result = run_cli("warm", env=worker_env(cache, mirror / "models.lock.json", f"file://{mirror}"))
     assert result.returncode == 0, result.stdout + result.stderr
     return cache
+
+
+@pytest.fixture(scope="session")
+def mirror(tmp_path_factory) -> Path:
+    """The default test set (tests/model_mirror.py: the production tiny tier's roles and ONNX
+    format, real weights): its archives and models.lock.json."""
+    return _mirror(tmp_path_factory, "tiny")
+
+
+@pytest.fixture(scope="session")
+def warm_cache(tmp_path_factory, mirror) -> Path:
+    """A cache warmed once from the file:// mirror, shared read-only by OCR tests."""
+    return _warm(tmp_path_factory, mirror)
+
+
+@pytest.fixture(scope="session")
+def paddle_mirror(tmp_path_factory) -> Path:
+    """PP-OCRv5 mobile in Paddle format: the Paddle Inference engine and paddle2onnx's conversions."""
+    return _mirror(tmp_path_factory, "v5-paddle")
+
+
+@pytest.fixture(scope="session")
+def paddle_cache(tmp_path_factory, paddle_mirror) -> Path:
+    return _warm(tmp_path_factory, paddle_mirror)
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,12 @@
 """The model source: where the warmer fetches archives, and the grant an S3 mirror needs."""
 
+import json
 import re
 
 import pytest
 
 from constructs_lib.model_source import ModelSourceProps
-from tests.synth import assert_refused, load_stack, role_policies, settings, synth_app
+from tests.synth import assert_refused, load_stack, one, resources, role_policies, settings, synth_app
 
 
 def test_s3_model_source_gets_a_read_grant_on_its_prefix_only(tmp_path):
@@ -27,3 +28,16 @@ def test_other_sources_need_no_grant(service_doc):
 ], ids=["scheme", "bucket name", "typo"])
 def test_props_refuse_a_source_the_warmer_cannot_read(source, message):
     assert_refused(ModelSourceProps, {"source": source}, message)
+
+
+def test_the_tier_reaches_the_warmer_and_the_worker_alike(containers, tmp_path):
+    assert [{e["name"]: e["value"] for e in c["environment"]}["OCR_MODEL_TIER"] for c in containers.values()] == \
+           ["tiny", "tiny"]
+    doc = load_stack(synth_app(tmp_path, settings(models={"tier": "small"})), "service")
+    definitions = json.loads(one(resources(doc, "aws_ecs_task_definition"))["container_definitions"])
+    assert [{e["name"]: e["value"] for e in c["environment"]}["OCR_MODEL_TIER"] for c in definitions] == \
+           ["small", "small"]
+
+
+def test_props_refuse_an_unknown_tier():
+    assert_refused(ModelSourceProps, {"tier": "large"}, "tier: 'large' must be one of tiny, small, medium, v5")

@@ -2,10 +2,11 @@
 
 Layout under the cache home (``PADDLE_PDX_CACHE_HOME``)::
 
-    official_models/<name>/            published models; PaddleX reads these
+    official_models/<name>/            published models (Paddle or ONNX format, as the lock says)
     official_models/<name>/.manifest.json   what was published: archive sha256, every file's sha256
-    onnx_models/<name>/                the model converted for OCR_BACKEND=onnxruntime by paddle2onnx,
-                                       published the same way; its manifest names its source archive
+    onnx_models/<name>/                a Paddle-format model converted by paddle2onnx for
+                                       OCR_BACKEND=onnxruntime, published the same way; its
+                                       manifest names its source archive
     .staging/<name>/                   a download in progress (same file system: rename is atomic)
     .quarantine/<name>.<time>/         a published model that failed verification
     .warm.lock                         fcntl lock: one warmer at a time (EFS supports it)
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -33,12 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ocr_worker.models import ModelLock, ModelSpec, SourceUnreachable, fetch
+from ocr_worker.models import REQUIRED_FILES, ModelLock, ModelSpec, SourceUnreachable, fetch
 
 log = logging.getLogger("ocr_worker.cache")
 
 MANIFEST = ".manifest.json"
-MODEL_FILES = ("inference.json", "inference.pdiparams", "inference.yml")
 
 # Exit codes of `warm`; each comes with a one-line reason.
 EXIT_READY = 0
@@ -50,8 +51,21 @@ EXIT_BAD_ARCHIVE = 14
 #: worker/serve: a model is not ready (run warm first).
 EXIT_NOT_READY = 15
 EXIT_CONVERSION = 16
-#: OCR_BACKEND: Paddle Inference on the published models, or ONNX Runtime on their conversions.
+#: OCR_BACKEND: Paddle Inference (Paddle-format models), or ONNX Runtime (ONNX-format models, and
+#: Paddle-format ones converted by ``warm``). Unset: ONNX Runtime if the lock has an ONNX model.
 BACKENDS = ("paddle", "onnxruntime")
+
+
+def resolve_backend(lock: ModelLock, requested: Optional[str]) -> str:
+    """The engine for ``lock``: ``requested``, or the one its formats call for. ValueError names
+    the models Paddle Inference cannot load."""
+    onnx = [m.name for m in lock.models if m.format == "onnx"]
+    if requested is None:
+        return "onnxruntime" if onnx else "paddle"
+    if requested == "paddle" and onnx:
+        raise ValueError(f"OCR_BACKEND=paddle cannot run ONNX-format models ({', '.join(onnx)}): "
+                         "unset it, or use a lock of Paddle-format models")
+    return requested
 #: Seconds one paddle2onnx conversion may take (a mobile model takes a few).
 CONVERSION_TIMEOUT = 600
 
@@ -89,13 +103,13 @@ def _fsync_dir(path: Path) -> None:
 
 
 class ModelCache:
-    def __init__(self, home: Path, lock: ModelLock, source: str = "official", backend: str = "paddle") -> None:
+    def __init__(self, home: Path, lock: ModelLock, source: str = "official", backend: Optional[str] = None) -> None:
         self.home = Path(home)
         self.models_dir = self.home / "official_models"
         self.onnx_dir = self.home / "onnx_models"
         self.lock = lock
         self.source = source
-        self.backend = backend
+        self.backend = resolve_backend(lock, backend)
 
     def model_dir(self, spec: ModelSpec) -> Path:
         return self.models_dir / spec.name
@@ -103,9 +117,13 @@ class ModelCache:
     def converted_dir(self, spec: ModelSpec) -> Path:
         return self.onnx_dir / spec.name
 
+    def converts(self, spec: ModelSpec) -> bool:
+        """Does ``spec`` run as a conversion (a Paddle-format model on ONNX Runtime)?"""
+        return self.backend == "onnxruntime" and spec.format == "paddle"
+
     def engine_dir(self, spec: ModelSpec) -> Path:
         """The folder the engine loads for ``spec`` on this cache's backend."""
-        return self.converted_dir(spec) if self.backend == "onnxruntime" else self.model_dir(spec)
+        return self.converted_dir(spec) if self.converts(spec) else self.model_dir(spec)
 
     def _manifest(self, spec: ModelSpec) -> dict:
         """The manifest of ``spec``'s published model (check it first)."""
@@ -151,11 +169,9 @@ class ModelCache:
         return ModelState(name, "ready", size=total)
 
     def states(self, deep: bool = True) -> list[ModelState]:
-        """Every model the backend needs: the published models, and their conversions on onnxruntime."""
-        states = [self.check(spec, deep) for spec in self.lock.models]
-        if self.backend == "onnxruntime":
-            states += [self.check_converted(spec, deep) for spec in self.lock.models]
-        return states
+        """Every model the backend needs: the published models, and the conversions it runs."""
+        return [self.check(spec, deep) for spec in self.lock.models] + \
+               [self.check_converted(spec, deep) for spec in self.lock.models if self.converts(spec)]
 
     # -- warming -------------------------------------------------------------------------------
 
@@ -169,14 +185,14 @@ class ModelCache:
             raise CacheError(EXIT_READ_ONLY_MISSING,
                              f"cache {self.home} is read-only and these models are not ready: {', '.join(missing)}")
         self.models_dir.mkdir(parents=True, exist_ok=True)
-        # The models first, then (on onnxruntime) their conversions, which need them published.
-        steps = [(self.check, self.model_dir, self._install)]
-        if self.backend == "onnxruntime":
-            steps.append((self.check_converted, self.converted_dir, self._convert))
+        # The models first, then the conversions, which need them published.
+        steps = [(self.check, self.model_dir, self._install, self.lock.models),
+                 (self.check_converted, self.converted_dir, self._convert,
+                  [spec for spec in self.lock.models if self.converts(spec)])]
         with self._exclusive(lock_timeout):
             self._clean_staging()
-            for check, folder_of, make in steps:
-                for spec in self.lock.models:
+            for check, folder_of, make, specs in steps:
+                for spec in specs:
                     state = check(spec)
                     if state.state == "ready":
                         continue
@@ -255,6 +271,10 @@ class ModelCache:
     def _convert(self, spec: ModelSpec) -> None:
         """paddle2onnx, in a process of its own, from the published model into staging; then
         published like a download (verified manifest, fsync, atomic rename)."""
+        if importlib.util.find_spec("paddle2onnx") is None:
+            raise CacheError(EXIT_CONVERSION, f"{spec.name}: a Paddle-format model needs paddle2onnx to run on "
+                                              "onnxruntime, and this image has none: build the paddle target, "
+                                              "or use a lock of ONNX-format models")
         source = self.model_dir(spec)
         folder = self.home / ".staging" / f"{spec.name}.onnx"
         folder.mkdir(parents=True)
@@ -294,7 +314,7 @@ class ModelCache:
                     files[name] = {"size": member.size, "sha256": _sha256(folder / name)}
         except (tarfile.TarError, OSError) as e:
             raise CacheError(EXIT_BAD_ARCHIVE, f"{spec.archive}: not a readable model archive ({e})") from None
-        missing = [f for f in ("inference.pdiparams", "inference.yml") if f not in files]
+        missing = [f for f in REQUIRED_FILES[spec.format] if f not in files]
         if missing:
             raise CacheError(EXIT_BAD_ARCHIVE, f"{spec.archive}: archive lacks {', '.join(missing)}")
         return files
@@ -309,7 +329,8 @@ class ModelCache:
             if state.state != "ready":
                 raise CacheError(EXIT_CHECKSUM, f"{spec.name} is {state.state}; warm the cache before `lock`")
             manifest = self._manifest(spec)
-            pinned.append(ModelSpec(spec.name, spec.role, manifest["archive_sha256"], manifest["archive_size"]))
+            pinned.append(ModelSpec(spec.name, spec.role, manifest["archive_sha256"], manifest["archive_size"],
+                                    spec.format))
         return ModelLock(tuple(pinned))
 
 

@@ -28,11 +28,13 @@ def import_inference_libraries() -> None:
 
 
 def model_cache(config: dict) -> ModelCache:
+    """The cache of the configured lock and engine; ConfigError on a bad lock or engine."""
     try:
-        lock = ModelLock.load(default_lock_path())
+        lock = ModelLock.load(default_lock_path(config))
+        return ModelCache(Path(config["PADDLE_PDX_CACHE_HOME"]), lock, config["OCR_MODEL_SOURCE"],
+                          config["OCR_BACKEND"])
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    return ModelCache(Path(config["PADDLE_PDX_CACHE_HOME"]), lock, config["OCR_MODEL_SOURCE"], config["OCR_BACKEND"])
 
 
 def cmd_warm(args, config: dict) -> int:
@@ -51,8 +53,8 @@ def cmd_verify(args, config: dict) -> int:
 
 def cmd_lock(args, config: dict) -> int:
     cache = model_cache(config)
-    cache.pinned_lock().save(default_lock_path())
-    print(f"pinned {len(cache.lock.models)} models in {default_lock_path()}")
+    cache.pinned_lock().save(default_lock_path(config))
+    print(f"pinned {len(cache.lock.models)} models in {default_lock_path(config)}")
     return 0
 
 

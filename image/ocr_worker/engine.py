@@ -78,7 +78,8 @@ class OcrEngine:
                 kwargs[f"{arg}_model_name"] = roles[role].name
                 kwargs[f"{arg}_model_dir"] = str(cache.engine_dir(roles[role]))
         self.cpu_threads = threads = cpu_threads or cpus.available()
-        if cache.backend == "onnxruntime":  # the ONNX conversions `warm` published beside the models
+        self.backend = cache.backend
+        if cache.backend == "onnxruntime":  # ONNX models, or the conversions `warm` published
             kwargs.update(engine="onnxruntime", engine_config={"intra_op_num_threads": threads})
         else:
             kwargs["cpu_threads"] = threads

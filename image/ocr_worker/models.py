@@ -1,4 +1,4 @@
-"""The pinned model set (``models.lock.json``) and where its archives come from."""
+"""The pinned model sets (``locks/<tier>.json``) and where their archives come from."""
 
 from __future__ import annotations
 
@@ -8,13 +8,22 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Mapping, Optional
 
 #: PaddleX's own host for official inference models (``<name>_infer.tar``).
 OFFICIAL_BASE = "https://paddle-model-ecology.bj.bcebos.com/paddlex/official_inference_model/paddle3.0.0"
 
 #: Pipeline roles, in the order PaddleOCR runs them.
 ROLES = ("doc_orientation", "doc_unwarping", "text_detection", "textline_orientation", "text_recognition")
+#: A model's format: Paddle Inference's (``inference.json`` + ``.pdiparams``) or ONNX
+#: (``inference.onnx``); both come with PaddleX's ``inference.yml`` (pre- and post-processing).
+FORMATS = ("paddle", "onnx")
+#: The files an archive of each format must hold.
+REQUIRED_FILES = {"paddle": ("inference.pdiparams", "inference.yml"), "onnx": ("inference.onnx", "inference.yml")}
+#: The model sets this package pins, fastest first (README: Model tiers); ``OCR_MODEL_TIER``.
+TIERS = ("tiny", "small", "medium", "v5")
+DEFAULT_TIER = "tiny"
+LOCKS = Path(__file__).resolve().parent / "locks"
 
 
 class SourceUnreachable(Exception):
@@ -28,10 +37,13 @@ class ModelSpec:
     #: The archive's sha256 and size in bytes; None until pinned (recorded at first verified download).
     sha256: Optional[str] = None
     size: Optional[int] = None
+    format: str = "paddle"
 
     @property
     def archive(self) -> str:
-        return f"{self.name}_infer.tar"
+        """PaddleX's archive name: ONNX packages are published as ``<name>_onnx``
+        (``_format_download_model_name`` in paddlex/inference/utils/official_models.py)."""
+        return f"{self.name}_onnx_infer.tar" if self.format == "onnx" else f"{self.name}_infer.tar"
 
 
 @dataclass(frozen=True)
@@ -50,11 +62,16 @@ class ModelLock:
         for m in models:
             if m.role not in ROLES:
                 raise ValueError(f"model lock {path}: {m.name}: unknown role {m.role!r}")
+            if m.format not in FORMATS:
+                raise ValueError(f"model lock {path}: {m.name}: format {m.format!r} must be one of {', '.join(FORMATS)}")
+        roles = [m.role for m in models]
+        if len(set(roles)) != len(roles):
+            raise ValueError(f"model lock {path}: more than one model for a role")
         return cls(models)
 
     def save(self, path: Path) -> None:
-        body = {"version": 1, "models": [asdict(m) for m in self.models]}
-        Path(path).write_text(json.dumps(body, indent=2) + "\n")
+        models = ",\n".join(f"    {json.dumps(asdict(m))}" for m in self.models)  # a model a line
+        Path(path).write_text(f'{{\n  "version": 1,\n  "models": [\n{models}\n  ]\n}}\n')
 
     def by_role(self) -> dict[str, ModelSpec]:
         return {m.role: m for m in self.models}
@@ -115,5 +132,10 @@ def _fetch_s3(source: str, archive: str, dest: Path, progress: Progress) -> None
         raise SourceUnreachable(f"s3://{bucket}/{key}: {e}") from None
 
 
-def default_lock_path() -> Path:
-    return Path(os.environ.get("OCR_MODEL_LOCK", Path(__file__).resolve().parent.parent / "models.lock.json"))
+def tier_lock_path(tier: str) -> Path:
+    return LOCKS / f"{tier}.json"
+
+
+def default_lock_path(config: Mapping[str, Optional[str]]) -> Path:
+    """``OCR_MODEL_LOCK`` if set, else the lock of ``OCR_MODEL_TIER``."""
+    return Path(config.get("OCR_MODEL_LOCK") or tier_lock_path(config.get("OCR_MODEL_TIER") or DEFAULT_TIER))

@@ -15,6 +15,7 @@ from ocr_worker.cache import BACKENDS
 from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGE_PIXELS, MAX_PAGES, PDF_DPI
 from ocr_worker.heartbeat import DEFAULT_FILE, DEFAULT_MAX_AGE
 from ocr_worker.inference import DEFAULT_MAX_WAITING
+from ocr_worker.models import DEFAULT_TIER, TIERS
 
 EVERY = ("warm", "verify", "lock", "health", "worker", "serve")
 CACHE = ("warm", "verify", "lock", "worker", "serve")
@@ -40,6 +41,10 @@ def _model_source(value: str) -> Optional[str]:
 
 def _backend(value: str) -> Optional[str]:
     return None if value in BACKENDS else f"must be one of {' | '.join(BACKENDS)}"
+
+
+def _tier(value: str) -> Optional[str]:
+    return None if value in TIERS else f"must be one of {' | '.join(TIERS)}"
 
 
 def _log_level(value: str) -> Optional[str]:
@@ -83,11 +88,13 @@ class Setting:
 
 SETTINGS = (
     Setting("PADDLE_PDX_CACHE_HOME", "/var/cache/paddlex", "the model cache, the EFS mount", CACHE),
-    Setting("OCR_MODEL_LOCK", "", "the model lock file (default: models.lock.json beside the package)", CACHE),
+    Setting("OCR_MODEL_TIER", DEFAULT_TIER, f"the model set: {' | '.join(TIERS)} (README: Model tiers)", CACHE,
+            check=_tier),
+    Setting("OCR_MODEL_LOCK", "", "a model lock file of your own, instead of a tier's", CACHE),
     Setting("OCR_MODEL_SOURCE", "official", "official | s3://bucket/prefix | https://host/path | file:///dir", CACHE,
             check=_model_source),
-    Setting("OCR_BACKEND", "paddle", "inference engine: paddle (Paddle Inference) | onnxruntime (the models "
-            "converted by warm)", CACHE, check=_backend),
+    Setting("OCR_BACKEND", "", "inference engine: onnxruntime | paddle (Paddle-format models only); unset: "
+            "onnxruntime if the lock has an ONNX model, else paddle", CACHE, check=_backend),
     Setting("LOG_LEVEL", "INFO", "DEBUG | INFO | WARNING | ERROR", EVERY, check=_log_level),
     Setting("OCR_LOCK_TIMEOUT", "900", "seconds warm waits for another warmer", ("warm",), True, 1),
     Setting("OCR_MAX_DOCUMENT_SECONDS", "600", "a document still unread after this gets an error", OCR, True, 1),
@@ -125,7 +132,10 @@ SETTINGS = (
 
 def load(command: str, environ: Mapping[str, str] = os.environ) -> dict:
     """Every setting ``command`` reads, checked: name -> value (int for numbers, None if unset)."""
-    return {s.name: s.read(environ) for s in SETTINGS if command in s.commands}
+    config = {s.name: s.read(environ) for s in SETTINGS if command in s.commands}
+    if environ.get("OCR_MODEL_TIER") and environ.get("OCR_MODEL_LOCK"):
+        raise ConfigError("OCR_MODEL_TIER and OCR_MODEL_LOCK are both set: a tier is a lock; set one")
+    return config
 
 
 def help_text() -> str:

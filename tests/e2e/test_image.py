@@ -7,6 +7,10 @@ registry, pull it back, and run it two ways:
 - the guide's compose flow: warm fills a named volume from a model mirror, a second warm starts
   from it, and `serve` reads the right text.
 
+Both run the image's own default lock (the tiny tier, unpinned as shipped) against a mirror of
+the default test set, whose models have that lock's names, roles and format
+(tests/model_mirror.py): what a deployment downloads, but from real weights of a registry package.
+
 Set PADDLEOCR_EFS_PODMAN_STORE to a directory to keep podman's storage between runs: the base
 image and unchanged build layers are then reused (the tier takes about 5.5 minutes with fresh storage).
 """
@@ -24,6 +28,7 @@ import pytest
 
 from constructs_lib.image_repository import content_hash
 from constructs_lib.run_task import LocalTask, TaskDefinition
+from ocr_worker.models import ModelLock
 from tests.e2e.containers import Registry, build_args, make_base_image, podman, podman_env
 from tests.e2e.harness import ROOT, free_port
 from tests.model_mirror import build_mirror
@@ -65,9 +70,7 @@ def built(tmp_path_factory):
 def run_container(built, *args, read_only_cache=False, detach=False):
     mount = f"{VOLUME}:/var/cache/paddlex" + (":ro" if read_only_cache else "")
     return podman(built["env"], "run", *(["-d"] if detach else ["--rm"]), "--network", "host",
-                  "-v", mount, "-v", f"{built['lock']}:/app/test.lock.json:ro",
-                  "-e", "OCR_MODEL_LOCK=/app/test.lock.json", "-e", f"OCR_MODEL_SOURCE={built['mirror'].url}",
-                  built["image"], *args, check=False)
+                  "-v", mount, "-e", f"OCR_MODEL_SOURCE={built['mirror'].url}", built["image"], *args, check=False)
 
 
 def test_the_pushed_tag_is_the_content_hash(built):
@@ -94,12 +97,13 @@ def test_image_runs_as_the_access_point_user(built):
 def test_first_warm_fills_the_volume_then_a_second_starts_from_it(built):
     first = run_container(built, "warm")
     assert first.returncode == 0, first.stdout + first.stderr
-    assert sorted(built["mirror"].requests) == ["/PP-OCRv5_mobile_det_infer.tar", "/PP-OCRv5_mobile_rec_infer.tar"]
+    archives = sorted(f"/{spec.archive}" for spec in ModelLock.load(built["lock"]).models)
+    assert sorted(built["mirror"].requests) == archives and len(archives) == 4
     second = run_container(built, "warm")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Using cached models from /var/cache/paddlex/official_models" in second.stdout
     assert "downloading" not in second.stdout
-    assert len(built["mirror"].requests) == 2  # nothing downloaded the second time
+    assert len(built["mirror"].requests) == 4  # nothing downloaded the second time
 
 
 def test_serve_reads_the_text_from_the_cached_models(built):
@@ -129,7 +133,7 @@ def test_serve_reads_the_text_from_the_cached_models(built):
         assert [line["text"] for line in body["pages"][0]["lines"]] == [INVOICE]
     finally:
         podman(built["env"], "rm", "-f", container, check=False)
-    assert len(built["mirror"].requests) == 2
+    assert len(built["mirror"].requests) == 4
 
 
 
@@ -152,11 +156,7 @@ def test_the_synthesized_task_runs_under_fargate_rules(built, default_stacks, aw
         TaskDefinition.from_stacks(default_stacks), tmp_path / "run", cli="podman", cli_env=built["env"],
         image=built["image"], efs_roots={"model-cache": tmp_path / "efs"},
         env={**aws["role_env"], "OCR_QUEUE_URL": aws["queue"], "OCR_DLQ_URL": aws["dlq"],
-             "OCR_OUTPUT_BUCKET": aws["out"], "OCR_MODEL_SOURCE": built["mirror"].url,
-             # The test models' lock lives on the file system, as a site's own lock could.
-             "OCR_MODEL_LOCK": "/var/cache/paddlex/test.lock.json", "OCR_WAIT_SECONDS": "2"})
-    cache_root = task.prepare()["model-cache"]
-    (cache_root / "test.lock.json").write_bytes(built["lock"].read_bytes())
+             "OCR_OUTPUT_BUCKET": aws["out"], "OCR_MODEL_SOURCE": built["mirror"].url, "OCR_WAIT_SECONDS": "2"})
     task.start()
     try:
         task.wait_for(lambda t: t.states["ocr-worker"].status == "RUNNING", 600, "the worker starts")
@@ -165,7 +165,7 @@ def test_the_synthesized_task_runs_under_fargate_rules(built, default_stacks, aw
         _, warm_finished = started_and_finished(built, task, "model-warmer")
         worker_started, _ = started_and_finished(built, task, "ocr-worker")
         assert worker_started >= warm_finished, "the worker started before the warmer succeeded"
-        assert len(built["mirror"].requests) - requests_before == 2  # each model downloaded once
+        assert len(built["mirror"].requests) - requests_before == 4  # each model downloaded once
 
         task.wait_for(lambda t: t.states["ocr-worker"].health == "HEALTHY", 300, "the worker passes its health check")
         deadline = time.monotonic() + 300

@@ -72,10 +72,11 @@ def run_cli(*args, env: dict, timeout: float = 300) -> subprocess.CompletedProce
 
 
 @pytest.fixture(scope="session")
-def onnx_cache(tmp_path_factory, mirror) -> Path:
-    """A cache warmed for OCR_BACKEND=onnxruntime: the models and their paddle2onnx conversions."""
+def onnx_cache(tmp_path_factory, paddle_mirror) -> Path:
+    """The Paddle-format set warmed for OCR_BACKEND=onnxruntime: the models and their paddle2onnx
+    conversions."""
     cache = tmp_path_factory.mktemp("onnx-cache")
-    result = run_cli("warm", env=worker_env(cache, mirror / "models.lock.json", f"file://{mirror}",
+    result = run_cli("warm", env=worker_env(cache, paddle_mirror / "models.lock.json", f"file://{paddle_mirror}",
                                             OCR_BACKEND="onnxruntime"), timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     return cache

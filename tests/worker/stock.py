@@ -3,15 +3,25 @@ worker is compared against for text (tests/worker/test_parity.py) and speed (tes
 
 from __future__ import annotations
 
+#: PaddleOCR's own keyword prefix for each role of a lock.
+ARGUMENTS = {"doc_orientation": "doc_orientation_classify", "doc_unwarping": "doc_unwarping",
+             "text_detection": "text_detection", "textline_orientation": "textline_orientation",
+             "text_recognition": "text_recognition"}
+
 
 def stock_paddleocr(cache, **options):
-    """The detector and recognizer of ``cache``'s lock, from their published folders; ``options``
-    are PaddleOCR's own (``cpu_threads=2``, ...)."""
+    """Every model of ``cache``'s lock from its published folder, each stage on exactly when the
+    lock has its model, on ONNX Runtime for ONNX-format models; ``options`` are PaddleOCR's own
+    (``cpu_threads=2``, ...)."""
     from paddleocr import PaddleOCR
 
     roles = cache.lock.by_role()
-    det, rec = roles["text_detection"], roles["text_recognition"]
-    return PaddleOCR(text_detection_model_name=det.name, text_detection_model_dir=str(cache.model_dir(det)),
-                     text_recognition_model_name=rec.name, text_recognition_model_dir=str(cache.model_dir(rec)),
-                     use_doc_orientation_classify=False, use_doc_unwarping=False, use_textline_orientation=False,
-                     device="cpu", **options)
+    kwargs = {}
+    for role, spec in roles.items():
+        kwargs[f"{ARGUMENTS[role]}_model_name"] = spec.name
+        kwargs[f"{ARGUMENTS[role]}_model_dir"] = str(cache.model_dir(spec))
+    if any(spec.format == "onnx" for spec in roles.values()):
+        kwargs["engine"] = "onnxruntime"
+    return PaddleOCR(**kwargs, use_doc_orientation_classify="doc_orientation" in roles,
+                     use_doc_unwarping="doc_unwarping" in roles,
+                     use_textline_orientation="textline_orientation" in roles, device="cpu", **options)

@@ -1,4 +1,6 @@
-"""The shared model cache under real concurrent processes, kills, corruption and read-only mounts."""
+"""The shared model cache under real concurrent processes, kills, corruption and read-only mounts,
+on the default test set (the production tiny tier's ONNX models); paddle2onnx's conversions on
+the Paddle-format set."""
 
 import hashlib
 import json
@@ -25,6 +27,10 @@ def lock_of(mirror):
     return mirror / "models.lock.json"
 
 
+def model(mirror, role: str) -> ModelSpec:
+    return ModelLock.load(lock_of(mirror)).by_role()[role]
+
+
 def test_cold_warm_publishes_every_model_with_a_manifest(tmp_path, mirror):
     env = worker_env(tmp_path, lock_of(mirror), f"file://{mirror}")
     result = run_cli("warm", env=env)
@@ -33,7 +39,7 @@ def test_cold_warm_publishes_every_model_with_a_manifest(tmp_path, mirror):
         folder = tmp_path / "official_models" / spec.name
         manifest = json.loads((folder / MANIFEST).read_text())
         assert manifest["archive_sha256"] == spec.sha256
-        assert set(manifest["files"]) == {"inference.json", "inference.pdiparams", "inference.yml"}
+        assert set(manifest["files"]) == {"inference.onnx", "inference.yml"}
     assert not any((tmp_path / ".staging").iterdir())
     second = run_cli("warm", env=env)
     assert second.returncode == 0
@@ -68,31 +74,33 @@ def test_eight_concurrent_warmers_download_each_model_exactly_once(tmp_path, mir
                               stderr=subprocess.STDOUT, text=True) for _ in range(8)]
     outputs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, outputs
-    assert sorted(server.requests) == ["/PP-OCRv5_mobile_det_infer.tar", "/PP-OCRv5_mobile_rec_infer.tar"]
+    lock = ModelLock.load(lock_of(mirror))
+    assert sorted(server.requests) == sorted(f"/{spec.archive}" for spec in lock.models)
     assert all("Using cached models from" in out for out in outputs)
     verify = run_cli("verify", env=env)
-    assert verify.returncode == 0 and verify.stdout.count(" ready ") == 2
+    assert verify.returncode == 0 and verify.stdout.count(" ready ") == len(lock.models) == 4
 
 
 def test_warmer_killed_mid_download_is_recovered_by_the_next(tmp_path, mirror, http_mirror):
-    slow = http_mirror(throttle=0.05)  # ~1.3 MB/s: the 16 MB recognizer takes seconds
+    slow = http_mirror(throttle=0.05)  # ~1.3 MB/s: the 4.5 MB recognizer, downloaded last, takes seconds
     env = worker_env(tmp_path, lock_of(mirror), slow.url)
+    rec = model(mirror, "text_recognition")
     victim = subprocess.Popen([sys.executable, "-m", "ocr_worker", "warm"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
-    partial = tmp_path / ".staging" / "PP-OCRv5_mobile_rec_infer.tar"
+    partial = tmp_path / ".staging" / rec.archive
     deadline = time.monotonic() + 120
-    while not (partial.exists() and partial.stat().st_size > 0):  # the second model is mid-download
-        assert time.monotonic() < deadline, "the warmer never started the second download"
+    while not (partial.exists() and partial.stat().st_size > 0):  # the last model is mid-download
+        assert time.monotonic() < deadline, "the warmer never started the last download"
         time.sleep(0.05)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    assert not (tmp_path / "official_models" / "PP-OCRv5_mobile_rec").exists()  # never half-published
+    assert not (tmp_path / "official_models" / rec.name).exists()  # never half-published
 
     fast = http_mirror()
     result = run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), fast.url))
     assert result.returncode == 0, result.stdout
     assert "removing staging left by an interrupted warmer" in result.stdout
-    assert fast.requests == ["/PP-OCRv5_mobile_rec_infer.tar"]  # the detector was already published
+    assert fast.requests == [f"/{rec.archive}"]  # the others were already published
     assert run_cli("verify", env=env).returncode == 0
 
 
@@ -101,12 +109,13 @@ def test_sigterm_mid_download_exits_zero_promptly_and_the_next_warmer_recovers(t
     had no SIGTERM handler, exited 143, and the "task failed" alarm (any non-zero exit) fired."""
     slow = http_mirror(throttle=0.05)
     env = worker_env(tmp_path, lock_of(mirror), slow.url)
+    rec = model(mirror, "text_recognition")
     warmer = subprocess.Popen([sys.executable, "-m", "ocr_worker", "warm"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
-    partial = tmp_path / ".staging" / "PP-OCRv5_mobile_rec_infer.tar"
+    partial = tmp_path / ".staging" / rec.archive
     deadline = time.monotonic() + 120
     while not (partial.exists() and partial.stat().st_size > 0):
-        assert time.monotonic() < deadline, "the warmer never started the second download"
+        assert time.monotonic() < deadline, "the warmer never started the last download"
         time.sleep(0.05)
     warmer.send_signal(signal.SIGTERM)
     sent = time.monotonic()
@@ -114,7 +123,7 @@ def test_sigterm_mid_download_exits_zero_promptly_and_the_next_warmer_recovers(t
     assert warmer.returncode == 0, out
     assert time.monotonic() - sent < 10, "not prompt"
     assert '"message": "stopped before ready"' in out
-    assert not (tmp_path / "official_models" / "PP-OCRv5_mobile_rec").exists()
+    assert not (tmp_path / "official_models" / rec.name).exists()
     assert run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), f"file://{mirror}")).returncode == 0
     assert run_cli("verify", env=env).returncode == 0
 
@@ -123,8 +132,9 @@ def test_sigterm_mid_download_exits_zero_promptly_and_the_next_warmer_recovers(t
 def test_damaged_published_model_is_quarantined_and_fetched_again(tmp_path, mirror, damage):
     env = worker_env(tmp_path, lock_of(mirror), f"file://{mirror}")
     assert run_cli("warm", env=env).returncode == 0
-    folder = tmp_path / "official_models" / "PP-OCRv5_mobile_det"
-    params = folder / "inference.pdiparams"
+    det = model(mirror, "text_detection").name
+    folder = tmp_path / "official_models" / det
+    params = folder / "inference.onnx"
     if damage == "truncate":
         os.truncate(params, params.stat().st_size // 2)
     elif damage == "flip":
@@ -139,16 +149,17 @@ def test_damaged_published_model_is_quarantined_and_fetched_again(tmp_path, mirr
     assert verify.returncode == 1 and "corrupt" in verify.stdout
     result = run_cli("warm", env=env)
     assert result.returncode == 0, result.stdout
-    assert "quarantining PP-OCRv5_mobile_det" in result.stdout
+    assert f"quarantining {det}" in result.stdout
     assert len(list((tmp_path / ".quarantine").iterdir())) == 1
     assert run_cli("verify", env=env).returncode == 0
 
 
 def test_half_written_folder_left_by_paddlex_is_not_trusted(tmp_path, mirror):
-    (tmp_path / "official_models" / "PP-OCRv5_mobile_rec").mkdir(parents=True)
-    (tmp_path / "official_models" / "PP-OCRv5_mobile_rec" / "inference.yml").write_text("")
+    rec = model(mirror, "text_recognition").name
+    (tmp_path / "official_models" / rec).mkdir(parents=True)
+    (tmp_path / "official_models" / rec / "inference.yml").write_text("")
     result = run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), f"file://{mirror}"))
-    assert result.returncode == 0 and "quarantining PP-OCRv5_mobile_rec" in result.stdout
+    assert result.returncode == 0 and f"quarantining {rec}" in result.stdout
 
 
 def test_read_only_cache_with_a_model_missing(tmp_path, mirror):
@@ -161,13 +172,15 @@ def test_read_only_cache_with_a_model_missing(tmp_path, mirror):
     result = subprocess.run(["unshare", "--mount", "sh", "-c", script], env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == EXIT_READ_ONLY_MISSING, result.stdout + result.stderr
-    assert "is read-only and these models are not ready: PP-OCRv5_mobile_det, PP-OCRv5_mobile_rec" in result.stdout
+    names = ", ".join(spec.name for spec in ModelLock.load(lock_of(mirror)).models)
+    assert f"is read-only and these models are not ready: {names}" in result.stdout
 
 
 def test_checksum_mismatch(tmp_path, mirror):
     lock = ModelLock.load(lock_of(mirror))
     bad = tmp_path / "bad.lock.json"
-    ModelLock((ModelSpec(lock.models[0].name, lock.models[0].role, "0" * 64, lock.models[0].size),)).save(bad)
+    ModelLock((ModelSpec(lock.models[0].name, lock.models[0].role, "0" * 64, lock.models[0].size,
+                         lock.models[0].format),)).save(bad)
     result = run_cli("warm", env=worker_env(tmp_path / "c", bad, f"file://{mirror}"))
     assert result.returncode == EXIT_CHECKSUM
     assert "checksum mismatch" in result.stdout
@@ -200,7 +213,7 @@ def test_lock_timeout_when_another_warmer_holds_the_lock(tmp_path, mirror):
 def test_unpinned_entries_are_recorded_then_pinned_by_lock(tmp_path, mirror):
     pinned = ModelLock.load(lock_of(mirror))
     unpinned = tmp_path / "unpinned.lock.json"
-    ModelLock(tuple(ModelSpec(m.name, m.role) for m in pinned.models)).save(unpinned)
+    ModelLock(tuple(ModelSpec(m.name, m.role, format=m.format) for m in pinned.models)).save(unpinned)
     env = worker_env(tmp_path / "c", unpinned, f"file://{mirror}")
     result = run_cli("warm", env=env)
     assert result.returncode == 0 and "no checksum pinned" in result.stdout
@@ -208,17 +221,18 @@ def test_unpinned_entries_are_recorded_then_pinned_by_lock(tmp_path, mirror):
     assert ModelLock.load(unpinned) == pinned
 
 
-def onnx_env(tmp_path, mirror, source=None):
-    return worker_env(tmp_path, lock_of(mirror), source or f"file://{mirror}", OCR_BACKEND="onnxruntime")
+def onnx_env(tmp_path, mirror):
+    """A Paddle-format lock on ONNX Runtime: warm converts each model."""
+    return worker_env(tmp_path, lock_of(mirror), f"file://{mirror}", OCR_BACKEND="onnxruntime")
 
 
-def test_concurrent_warmers_convert_each_model_to_onnx_exactly_once(tmp_path, mirror):
-    env = onnx_env(tmp_path, mirror)
+def test_concurrent_warmers_convert_each_model_to_onnx_exactly_once(tmp_path, paddle_mirror):
+    env = onnx_env(tmp_path, paddle_mirror)
     procs = [subprocess.Popen([sys.executable, "-m", "ocr_worker", "warm"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for _ in range(3)]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0] * 3, outputs
-    for spec in ModelLock.load(lock_of(mirror)).models:
+    for spec in ModelLock.load(lock_of(paddle_mirror)).models:
         assert sum(out.count(f"converting {spec.name} to ONNX") for out in outputs) == 1
         manifest = json.loads((tmp_path / "onnx_models" / spec.name / MANIFEST).read_text())
         assert manifest["archive_sha256"] == spec.sha256 and set(manifest["files"]) == {"inference.onnx",
@@ -226,12 +240,23 @@ def test_concurrent_warmers_convert_each_model_to_onnx_exactly_once(tmp_path, mi
     assert not any((tmp_path / ".staging").iterdir())
     verify = run_cli("verify", env=env)
     assert verify.returncode == 0 and verify.stdout.count(" ready ") == 4 and "(onnx)" in verify.stdout
-    # The paddle backend does not need the conversions, and never looks at them.
-    assert run_cli("verify", env=worker_env(tmp_path, lock_of(mirror), f"file://{mirror}")).stdout.count(" ready ") == 2
+    # The Paddle-format models as published; the paddle backend never looks at the conversions.
+    assert set(json.loads((tmp_path / "official_models" / spec.name / MANIFEST).read_text())["files"]) == \
+           {"inference.json", "inference.pdiparams", "inference.yml"}
+    paddle = worker_env(tmp_path, lock_of(paddle_mirror), f"file://{paddle_mirror}")
+    assert run_cli("verify", env=paddle).stdout.count(" ready ") == 2
 
 
-def test_a_damaged_conversion_is_quarantined_and_converted_again(tmp_path, mirror):
-    env = onnx_env(tmp_path, mirror)
+def test_paddle_inference_refuses_an_onnx_lock_in_one_line(tmp_path, mirror):
+    result = run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), f"file://{mirror}", OCR_BACKEND="paddle"))
+    assert result.returncode == 2, result.stdout
+    [error] = [json.loads(line) for line in result.stdout.splitlines() if '"error"' in line]
+    assert error["message"].startswith("config error: OCR_BACKEND=paddle cannot run ONNX-format models (")
+    assert not (tmp_path / "official_models").exists()
+
+
+def test_a_damaged_conversion_is_quarantined_and_converted_again(tmp_path, paddle_mirror):
+    env = onnx_env(tmp_path, paddle_mirror)
     assert run_cli("warm", env=env, timeout=600).returncode == 0
     model = tmp_path / "onnx_models" / "PP-OCRv5_mobile_rec" / "inference.onnx"
     data = bytearray(model.read_bytes())
@@ -245,15 +270,15 @@ def test_a_damaged_conversion_is_quarantined_and_converted_again(tmp_path, mirro
     assert run_cli("verify", env=env).returncode == 0
 
 
-def test_a_failed_conversion_is_one_line_and_exit_16(tmp_path, mirror):
-    assert run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), f"file://{mirror}")).returncode == 0
+def test_a_failed_conversion_is_one_line_and_exit_16(tmp_path, paddle_mirror):
+    assert run_cli("warm", env=worker_env(tmp_path, lock_of(paddle_mirror), f"file://{paddle_mirror}")).returncode == 0
     # A published model whose program paddle2onnx cannot read (its manifest updated to match).
     folder = tmp_path / "official_models" / "PP-OCRv5_mobile_det"
     (folder / "inference.json").write_text("{}")
     manifest = json.loads((folder / MANIFEST).read_text())
     manifest["files"]["inference.json"] = {"size": 2, "sha256": hashlib.sha256(b"{}").hexdigest()}
     (folder / MANIFEST).write_text(json.dumps(manifest))
-    result = run_cli("warm", env=onnx_env(tmp_path, mirror), timeout=600)
+    result = run_cli("warm", env=onnx_env(tmp_path, paddle_mirror), timeout=600)
     assert result.returncode == 16
     [error] = [json.loads(line) for line in result.stdout.splitlines() if '"error"' in line]
     assert error["message"].startswith("PP-OCRv5_mobile_det: paddle2onnx exited ")

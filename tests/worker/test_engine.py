@@ -1,4 +1,6 @@
-"""Real PaddleOCR inference on real PP-OCRv5 weights, from the verified cache, with no network."""
+"""Real PaddleOCR inference from the verified cache, with no network: the default test set
+(PP-OCRv6 tiny and the two orientation classifiers, ONNX, on ONNX Runtime), and PP-OCRv5 mobile in
+Paddle format on Paddle Inference and converted."""
 
 import shutil
 import subprocess
@@ -11,6 +13,7 @@ from ocr_worker.cache import ModelCache
 from ocr_worker.documents import DocumentError, kind_of, pages
 from ocr_worker.engine import ModelsNotReady, OcrEngine, text_of
 from ocr_worker.models import ModelLock
+from PIL import Image
 from tests.worker.docs import INVOICE, PAGE_TWO, a4_page, encode, text_image, two_page_pdf
 
 pytestmark = [pytest.mark.ocr, pytest.mark.slow]
@@ -21,12 +24,48 @@ def engine(warm_cache, mirror):
     return OcrEngine(ModelCache(warm_cache, ModelLock.load(mirror / "models.lock.json")))
 
 
+@pytest.fixture(scope="module")
+def paddle_engine(paddle_cache, paddle_mirror):
+    return OcrEngine(ModelCache(paddle_cache, ModelLock.load(paddle_mirror / "models.lock.json")))
+
+
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "TIFF"])
 def test_reads_the_exact_text_of_an_image(engine, fmt):
     result = engine.ocr_document(encode(text_image(INVOICE), fmt))
     assert list(text_of(result)) == [INVOICE]
     line = result["pages"][0]["lines"][0]
     assert line["score"] > 0.9 and len(line["box"]) == 4
+    assert result["models"] == ["PP-LCNet_x1_0_doc_ori", "PP-OCRv6_tiny_det", "PP-LCNet_x1_0_textline_ori",
+                                "PP-OCRv6_tiny_rec"]
+
+
+def test_the_default_engine_runs_onnx_models_on_onnx_runtime_without_paddle(engine, warm_cache, mirror):
+    assert engine.backend == "onnxruntime"
+    code = ("import sys, importlib.abc\n"
+            "class Refuse(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('paddle', 'paddle2onnx'): raise ImportError('no ' + name)\n"
+            "sys.meta_path.insert(0, Refuse())\n"
+            "from pathlib import Path; from ocr_worker.cache import ModelCache; from ocr_worker.engine import OcrEngine\n"
+            "from ocr_worker.models import ModelLock; from tests.worker.docs import INVOICE, encode, text_image\n"
+            f"e = OcrEngine(ModelCache(Path({str(warm_cache)!r}), ModelLock.load(Path({str(mirror / 'models.lock.json')!r}))))\n"
+            "print([line['text'] for line in e.ocr_document(encode(text_image(INVOICE), 'PNG'))['pages'][0]['lines']])\n"
+            "print('paddle' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-2:] == [repr([INVOICE]), "False"]
+
+
+@pytest.mark.parametrize("angle", [90, 180, 270])
+def test_the_document_orientation_classifier_turns_a_rotated_page_upright(engine, angle):
+    rotated = text_image(INVOICE).rotate(angle, expand=True, fillcolor="white")
+    assert list(text_of(engine.ocr_document(encode(rotated, "PNG")))) == [INVOICE]
+
+
+def test_the_paddle_engine_reads_paddle_format_models(paddle_engine):
+    assert paddle_engine.backend == "paddle"
+    result = paddle_engine.ocr_document(encode(text_image(INVOICE), "PNG"))
+    assert list(text_of(result)) == [INVOICE]
     assert result["models"] == ["PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec"]
 
 
@@ -56,7 +95,7 @@ def test_size_limit():
 
 
 def test_engine_refuses_a_cold_cache(tmp_path, mirror):
-    with pytest.raises(ModelsNotReady, match="PP-OCRv5_mobile_det \\(missing\\)"):
+    with pytest.raises(ModelsNotReady, match="PP-OCRv6_tiny_det \\(missing\\)"):
         OcrEngine(ModelCache(tmp_path, ModelLock.load(mirror / "models.lock.json")))
 
 
@@ -103,7 +142,7 @@ def test_engine_refuses_a_same_size_corruption(warm_cache, mirror, tmp_path):
     """One flipped byte in a weight file keeps its size: only the sha256 check sees it."""
     cache = tmp_path / "cache"
     shutil.copytree(warm_cache, cache, symlinks=True)
-    weights = max((p for p in cache.rglob("*.pdiparams")), key=lambda p: p.stat().st_size)
+    weights = max((p for p in cache.rglob("inference.onnx")), key=lambda p: p.stat().st_size)
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0xFF
     weights.write_bytes(bytes(data))
@@ -111,20 +150,21 @@ def test_engine_refuses_a_same_size_corruption(warm_cache, mirror, tmp_path):
         OcrEngine(ModelCache(cache, ModelLock.load(mirror / "models.lock.json")))
 
 
-def test_the_onnxruntime_backend_reads_what_paddle_inference_reads(engine, onnx_cache, mirror):
+def test_a_paddle_format_lock_converted_by_warm_reads_what_paddle_inference_reads(paddle_engine, onnx_cache,
+                                                                                  paddle_mirror):
     """Same models, converted by `warm`: the same lines on a dense A4 page and a two-page PDF."""
-    onnx = OcrEngine(ModelCache(onnx_cache, ModelLock.load(mirror / "models.lock.json"), backend="onnxruntime"))
-    assert onnx.pipeline is not engine.pipeline
+    onnx = OcrEngine(ModelCache(onnx_cache, ModelLock.load(paddle_mirror / "models.lock.json"),
+                                backend="onnxruntime"))
     for document in (encode(a4_page(), "PNG"), two_page_pdf()):
-        ours, theirs = onnx.ocr_document(document), engine.ocr_document(document)
+        ours, theirs = onnx.ocr_document(document), paddle_engine.ocr_document(document)
         assert [[line["text"] for line in page["lines"]] for page in ours["pages"]] == \
                [[line["text"] for line in page["lines"]] for page in theirs["pages"]]
     assert len(list(text_of(onnx.ocr_document(encode(a4_page(), "PNG"))))) == 30
 
 
-def test_the_onnxruntime_backend_refuses_a_missing_conversion(warm_cache, mirror):
+def test_the_onnxruntime_backend_refuses_a_missing_conversion(paddle_cache, paddle_mirror):
     with pytest.raises(ModelsNotReady, match=r"PP-OCRv5_mobile_det \(onnx\) \(missing\)"):
-        OcrEngine(ModelCache(warm_cache, ModelLock.load(mirror / "models.lock.json"), backend="onnxruntime"))
+        OcrEngine(ModelCache(paddle_cache, ModelLock.load(paddle_mirror / "models.lock.json"), backend="onnxruntime"))
 
 
 def runner_threads(engine) -> list:
@@ -134,15 +174,14 @@ def runner_threads(engine) -> list:
             for model in (inner.text_det_model, inner.text_rec_model)]
 
 
-def test_threads_are_one_per_cpu_the_process_may_use_unless_set(engine, onnx_cache, mirror):
+def test_threads_are_one_per_cpu_the_process_may_use_unless_set(engine, paddle_engine, warm_cache, mirror):
     """PaddleOCR's own default is 10 threads, more than a Fargate task has: tests/bench/bench_ocr.py."""
-    assert runner_threads(engine) == [cpus.available()] * 2
-    onnx = OcrEngine(ModelCache(onnx_cache, ModelLock.load(mirror / "models.lock.json"), backend="onnxruntime"),
-                     cpu_threads=3)
+    assert runner_threads(engine) == runner_threads(paddle_engine) == [cpus.available()] * 2
+    onnx = OcrEngine(ModelCache(warm_cache, ModelLock.load(mirror / "models.lock.json")), cpu_threads=3)
     assert runner_threads(onnx) == [3, 3]
     code = (f"from pathlib import Path; from ocr_worker.cache import ModelCache; from ocr_worker.engine import "
             f"OcrEngine; from ocr_worker.models import ModelLock; from tests.worker.test_engine import runner_threads; "
-            f"print(runner_threads(OcrEngine(ModelCache(Path({str(onnx_cache)!r}), "
+            f"print(runner_threads(OcrEngine(ModelCache(Path({str(warm_cache)!r}), "
             f"ModelLock.load(Path({str(mirror / 'models.lock.json')!r}))))))")
     result = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=300)

@@ -44,13 +44,43 @@ def pins(path: Path) -> dict[str, str]:
 
 
 def test_the_image_installs_a_hashed_lock_of_the_versions_the_tests_run_on():
-    assert "pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock" in DOCKERFILE
+    assert "pip install --no-cache-dir --require-hashes --no-deps -r engine.lock" in DOCKERFILE
     lock, top = pins(IMAGE / "requirements.lock"), pins(IMAGE / "requirements.txt")
     assert top and all(lock.get(name) == version for name, version in top.items())
     entries = re.split(r"\n(?=[A-Za-z0-9])", (IMAGE / "requirements.lock").read_text().split("\n", 3)[3])
     assert len(entries) == len(lock) and all("--hash=sha256:" in entry for entry in entries)
     tested = pins(IMAGE.parent / "requirements.lock")
     assert {name: version for name, version in lock.items() if tested.get(name, version) != version} == {}
+
+
+def engine_step() -> str:
+    """The build stage's shell step that picks the engine's lock, as Docker joins its lines."""
+    [step] = re.findall(r"^RUN (if \[ \"\$\{ENGINE\}\" = onnxruntime \].*?fi) \\$", DOCKERFILE, re.M | re.S)
+    return step.replace("\\\n", "")
+
+
+@pytest.mark.parametrize("engine,dropped", [
+    ("onnxruntime", {"paddlepaddle", "paddle2onnx", "onnx", "onnxoptimizer", "polygraphy", "opt-einsum"}),
+    ("paddle", set()),
+])
+def test_the_engine_build_argument_drops_only_what_paddle_alone_uses(tmp_path, engine, dropped):
+    """The build stage's own shell step, run on the lock: the default image has no Paddle."""
+    step = engine_step()
+    (tmp_path / "requirements.lock").write_bytes((IMAGE / "requirements.lock").read_bytes())
+    subprocess.run(["sh", "-ec", step], cwd=tmp_path, env={"ENGINE": engine, "PATH": "/usr/bin:/bin"},
+                   check=True, timeout=60)
+    kept = pins(tmp_path / "engine.lock")
+    assert set(pins(IMAGE / "requirements.lock")) - set(kept) == dropped
+    assert {"onnxruntime", "paddlex", "paddleocr", "opencv-contrib-python"} <= set(kept)
+    assert all("--hash=sha256:" in entry for entry in re.split(r"\n(?=[a-z])", (tmp_path / "engine.lock").read_text())
+               if "==" in entry)
+
+
+def test_an_unknown_engine_fails_the_build_in_one_line(tmp_path):
+    step = engine_step()
+    result = subprocess.run(["sh", "-ec", step], cwd=tmp_path, env={"ENGINE": "cuda"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stderr == "ENGINE must be onnxruntime or paddle, not cuda\n"
 
 
 def test_compose_reuses_a_named_cache_volume_read_only_for_the_server():

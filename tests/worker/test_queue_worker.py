@@ -10,6 +10,7 @@ import time
 import pytest
 
 from ocr_worker.documents import MAX_BYTES
+from ocr_worker.models import ModelLock
 from tests.worker.conftest import worker_env
 from tests.worker.docs import INVOICE, PAGE_TWO, encode, encrypted_pdf, pdf_of, text_image, two_page_pdf
 
@@ -96,7 +97,7 @@ def test_document_in_result_out(aws, warm_cache, mirror):
         head = aws["s3"].head_object(Bucket=aws["in"], Key="incoming/scans/invoice 1.png")
         assert out["source"] == {"bucket": aws["in"], "key": "incoming/scans/invoice 1.png",
                                  "etag": head["ETag"].strip('"'), "version": head["VersionId"]}
-        assert out["models"] == ["PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec"]
+        assert out["models"] == [spec.name for spec in ModelLock.load(mirror / "models.lock.json").models]
         wait_for(lambda: queue_empty(aws))
     finally:
         stop(worker)

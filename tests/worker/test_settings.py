@@ -5,7 +5,10 @@ import sys
 
 import pytest
 
+from constructs_lib import model_source
 from ocr_worker import settings
+from ocr_worker.cli import model_cache
+from ocr_worker.models import TIERS, ModelLock, tier_lock_path
 from ocr_worker.settings import SETTINGS, ConfigError, load
 
 
@@ -34,6 +37,8 @@ def test_the_worker_needs_its_queue_and_bucket():
     ("worker", "OCR_VISIBILITY_TIMEOUT", "50000", "OCR_VISIBILITY_TIMEOUT: 50000 must be at most 43200"),
     ("warm", "OCR_MODEL_SOURCE", "ftp://x", "OCR_MODEL_SOURCE: 'ftp://x' must be official, s3://"),
     ("health", "LOG_LEVEL", "LOUD", "LOG_LEVEL: 'LOUD' must be DEBUG, INFO, WARNING or ERROR"),
+    ("warm", "OCR_MODEL_TIER", "large", "OCR_MODEL_TIER: 'large' must be one of tiny | small | medium | v5"),
+    ("serve", "OCR_BACKEND", "openvino", "OCR_BACKEND: 'openvino' must be one of paddle | onnxruntime"),
 ])
 def test_a_bad_value_is_one_line_naming_the_setting(command, name, value, message):
     environ = {"OCR_QUEUE_URL": "https://sqs/q", "OCR_OUTPUT_BUCKET": "b", name: value}
@@ -71,3 +76,25 @@ def test_the_readme_lists_every_setting_with_its_default():
     for setting in SETTINGS:
         default = "required" if setting.default is None else (f"`{setting.default}`" if setting.default else "unset")
         assert f"| `{setting.name}` | {default} |" in readme, setting.name
+
+
+def test_every_tier_is_one_the_image_pins():
+    """constructs_lib cannot import the image's package: its list of tiers is checked here."""
+    assert model_source.TIERS == TIERS
+    for tier in TIERS:
+        lock = ModelLock.load(tier_lock_path(tier))
+        assert [m.role for m in lock.models] == ["doc_orientation", "text_detection", "textline_orientation",
+                                                 "text_recognition"]
+        assert {m.format for m in lock.models} == {"onnx"}
+
+
+def test_a_tier_or_a_lock_of_ones_own_never_both():
+    with pytest.raises(ConfigError, match="^OCR_MODEL_TIER and OCR_MODEL_LOCK are both set: a tier is a lock; set one$"):
+        load("warm", {"OCR_MODEL_TIER": "small", "OCR_MODEL_LOCK": "/etc/my.lock.json"})
+
+
+@pytest.mark.parametrize("tier", [*TIERS, None])
+def test_each_tier_selects_its_lock_and_onnx_runtime(tier):
+    cache = model_cache(load("warm", {"OCR_MODEL_TIER": tier} if tier else {}))
+    assert cache.lock == ModelLock.load(tier_lock_path(tier or "tiny")) and cache.backend == "onnxruntime"
+
