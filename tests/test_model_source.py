@@ -33,7 +33,7 @@ def test_props_refuse_a_source_the_warmer_cannot_read(source, message):
 def test_the_tier_reaches_the_warmer_and_the_worker_alike(containers, tmp_path):
     assert [{e["name"]: e["value"] for e in c["environment"]}["OCR_MODEL_TIER"] for c in containers.values()] == \
            ["tiny", "tiny"]
-    doc = load_stack(synth_app(tmp_path, settings(models={"tier": "small"})), "service")
+    doc = load_stack(synth_app(tmp_path, settings(models={"tier": "small"}, service={"memory": 8192})), "service")
     definitions = json.loads(one(resources(doc, "aws_ecs_task_definition"))["container_definitions"])
     assert [{e["name"]: e["value"] for e in c["environment"]}["OCR_MODEL_TIER"] for c in definitions] == \
            ["small", "small"]
@@ -41,3 +41,12 @@ def test_the_tier_reaches_the_warmer_and_the_worker_alike(containers, tmp_path):
 
 def test_props_refuse_an_unknown_tier():
     assert_refused(ModelSourceProps, {"tier": "large"}, "tier: 'large' must be one of tiny, small, medium, v5")
+
+
+def test_a_tier_gets_the_task_memory_it_needs():
+    from constructs_lib.validation import ConfigError
+
+    with pytest.raises(ConfigError, match=r"service.memory: 4096 MiB is too little for models.tier 'small': "
+                                          r"it needs 8192 or more"):
+        settings(models={"tier": "small"})
+    assert settings(models={"tier": "small"}, service={"memory": 8192}).models.tier == "small"

@@ -98,12 +98,12 @@ def test_first_warm_fills_the_volume_then_a_second_starts_from_it(built):
     first = run_container(built, "warm")
     assert first.returncode == 0, first.stdout + first.stderr
     archives = sorted(f"/{spec.archive}" for spec in ModelLock.load(built["lock"]).models)
-    assert sorted(built["mirror"].requests) == archives and len(archives) == 4
+    assert sorted(built["mirror"].requests) == archives and len(archives) == 3
     second = run_container(built, "warm")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Using cached models from /var/cache/paddlex/official_models" in second.stdout
     assert "downloading" not in second.stdout
-    assert len(built["mirror"].requests) == 4  # nothing downloaded the second time
+    assert len(built["mirror"].requests) == 3  # nothing downloaded the second time
 
 
 def test_serve_reads_the_text_from_the_cached_models(built):
@@ -133,7 +133,7 @@ def test_serve_reads_the_text_from_the_cached_models(built):
         assert [line["text"] for line in body["pages"][0]["lines"]] == [INVOICE]
     finally:
         podman(built["env"], "rm", "-f", container, check=False)
-    assert len(built["mirror"].requests) == 4
+    assert len(built["mirror"].requests) == 3
 
 
 
@@ -165,7 +165,7 @@ def test_the_synthesized_task_runs_under_fargate_rules(built, default_stacks, aw
         _, warm_finished = started_and_finished(built, task, "model-warmer")
         worker_started, _ = started_and_finished(built, task, "ocr-worker")
         assert worker_started >= warm_finished, "the worker started before the warmer succeeded"
-        assert len(built["mirror"].requests) - requests_before == 4  # each model downloaded once
+        assert len(built["mirror"].requests) - requests_before == 3  # each model downloaded once
 
         task.wait_for(lambda t: t.states["ocr-worker"].health == "HEALTHY", 300, "the worker passes its health check")
         deadline = time.monotonic() + 300

@@ -35,8 +35,7 @@ def test_reads_the_exact_text_of_an_image(engine, fmt):
     assert list(text_of(result)) == [INVOICE]
     line = result["pages"][0]["lines"][0]
     assert line["score"] > 0.9 and len(line["box"]) == 4
-    assert result["models"] == ["PP-LCNet_x1_0_doc_ori", "PP-OCRv6_tiny_det", "PP-LCNet_x1_0_textline_ori",
-                                "PP-OCRv6_tiny_rec"]
+    assert result["models"] == ["PP-LCNet_x1_0_doc_ori", "PP-OCRv6_tiny_det", "PP-OCRv6_tiny_rec"]
 
 
 def test_the_default_engine_runs_onnx_models_on_onnx_runtime_without_paddle(engine, warm_cache, mirror):

@@ -58,8 +58,7 @@ def test_healthz_then_ready(server):
         assert status[0] == 503 and status[1]["status"] == "loading"
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    assert status[1]["models"] == ["PP-LCNet_x1_0_doc_ori", "PP-OCRv6_tiny_det", "PP-LCNet_x1_0_textline_ori",
-                                   "PP-OCRv6_tiny_rec"]
+    assert status[1]["models"] == ["PP-LCNet_x1_0_doc_ori", "PP-OCRv6_tiny_det", "PP-OCRv6_tiny_rec"]
 
 
 BAD = {
