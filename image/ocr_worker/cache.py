@@ -2,8 +2,9 @@
 
 Layout under the cache home (``PADDLE_PDX_CACHE_HOME``)::
 
-    official_models/<name>/            published models (Paddle or ONNX format, as the lock says)
-    official_models/<name>/.manifest.json   what was published: archive sha256, every file's sha256
+    official_models/<package>/         published models: <name> in Paddle format, <name>_onnx in
+                                       ONNX (PaddleX's package names), so both formats coexist
+    official_models/<package>/.manifest.json   what was published: archive sha256, every file's sha256
     onnx_models/<name>/                a Paddle-format model converted by paddle2onnx for
                                        OCR_BACKEND=onnxruntime, published the same way; its
                                        manifest names its source archive
@@ -54,6 +55,8 @@ EXIT_CONVERSION = 16
 #: OCR_BACKEND: Paddle Inference (Paddle-format models), or ONNX Runtime (ONNX-format models, and
 #: Paddle-format ones converted by ``warm``). Unset: ONNX Runtime if the lock has an ONNX model.
 BACKENDS = ("paddle", "onnxruntime")
+#: Seconds one paddle2onnx conversion may take (a mobile model takes a few).
+CONVERSION_TIMEOUT = 600
 
 
 def resolve_backend(lock: ModelLock, requested: Optional[str]) -> str:
@@ -66,8 +69,6 @@ def resolve_backend(lock: ModelLock, requested: Optional[str]) -> str:
         raise ValueError(f"OCR_BACKEND=paddle cannot run ONNX-format models ({', '.join(onnx)}): "
                          "unset it, or use a lock of Paddle-format models")
     return requested
-#: Seconds one paddle2onnx conversion may take (a mobile model takes a few).
-CONVERSION_TIMEOUT = 600
 
 
 class CacheError(Exception):
@@ -112,7 +113,7 @@ class ModelCache:
         self.backend = resolve_backend(lock, backend)
 
     def model_dir(self, spec: ModelSpec) -> Path:
-        return self.models_dir / spec.name
+        return self.models_dir / spec.package
 
     def converted_dir(self, spec: ModelSpec) -> Path:
         return self.onnx_dir / spec.name
@@ -133,7 +134,7 @@ class ModelCache:
 
     def check(self, spec: ModelSpec, deep: bool = True) -> ModelState:
         """Is ``spec`` published and intact? ``deep`` re-hashes every file; otherwise sizes only."""
-        return self._check(spec.name, self.model_dir(spec), spec.sha256, deep)
+        return self._check(spec.name, self.model_dir(spec), spec.sha256, deep, REQUIRED_FILES[spec.format])
 
     def check_converted(self, spec: ModelSpec, deep: bool = True) -> ModelState:
         """Is the ONNX conversion of ``spec`` published, intact, and made from the published model?"""
@@ -141,9 +142,10 @@ class ModelCache:
         if source.state != "ready":
             return ModelState(f"{spec.name} (onnx)", "missing", detail=f"its source is {source.state}")
         return self._check(f"{spec.name} (onnx)", self.converted_dir(spec), self._manifest(spec)["archive_sha256"],
-                           deep)
+                           deep, REQUIRED_FILES["onnx"])
 
-    def _check(self, name: str, folder: Path, archive_sha256: Optional[str], deep: bool) -> ModelState:
+    def _check(self, name: str, folder: Path, archive_sha256: Optional[str], deep: bool,
+               required: tuple[str, ...]) -> ModelState:
         if not folder.exists():
             return ModelState(name, "missing")
         try:
@@ -152,6 +154,8 @@ class ModelCache:
             return ModelState(name, "corrupt", detail="no readable manifest")
         if archive_sha256 and manifest.get("archive_sha256") != archive_sha256:
             return ModelState(name, "corrupt", detail="published from a different archive than the lock pins")
+        if missing := [f for f in required if f not in manifest.get("files", {})]:
+            return ModelState(name, "corrupt", detail=f"holds no {', '.join(missing)}")
         total = 0
         for rel, meta in manifest.get("files", {}).items():
             path = folder / rel
@@ -262,7 +266,7 @@ class ModelCache:
             log.warning("%s: no checksum pinned; recording sha256 %s in the manifest (run `lock` to pin it)",
                         spec.archive, digest)
 
-        folder = staging / spec.name
+        folder = staging / spec.package
         files = self._extract(archive, folder, spec)
         archive.unlink()
         _publish(folder, {"name": spec.name, "archive_sha256": digest, "archive_size": size, "files": files},
@@ -273,8 +277,8 @@ class ModelCache:
         published like a download (verified manifest, fsync, atomic rename)."""
         if importlib.util.find_spec("paddle2onnx") is None:
             raise CacheError(EXIT_CONVERSION, f"{spec.name}: a Paddle-format model needs paddle2onnx to run on "
-                                              "onnxruntime, and this image has none: build the paddle target, "
-                                              "or use a lock of ONNX-format models")
+                                              "onnxruntime, and this image has none: build it with "
+                                              "ENGINE=paddle, or use a lock of ONNX-format models")
         source = self.model_dir(spec)
         folder = self.home / ".staging" / f"{spec.name}.onnx"
         folder.mkdir(parents=True)

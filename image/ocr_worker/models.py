@@ -40,10 +40,15 @@ class ModelSpec:
     format: str = "paddle"
 
     @property
+    def package(self) -> str:
+        """PaddleX's name for the model's package, ``<name>_onnx`` for ONNX
+        (``_format_download_model_name`` in paddlex/inference/utils/official_models.py); also its
+        folder in the cache, so both formats of one model can be published side by side."""
+        return f"{self.name}_onnx" if self.format == "onnx" else self.name
+
+    @property
     def archive(self) -> str:
-        """PaddleX's archive name: ONNX packages are published as ``<name>_onnx``
-        (``_format_download_model_name`` in paddlex/inference/utils/official_models.py)."""
-        return f"{self.name}_onnx_infer.tar" if self.format == "onnx" else f"{self.name}_infer.tar"
+        return f"{self.package}_infer.tar"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ Contenders, each in a process of its own, all warm from the same real weights (t
 - stock PaddleOCR on the default tier's models (PP-OCRv6 tiny and the two orientation
   classifiers, ONNX Runtime): the same models without this project;
 - ``ocr-worker serve`` with its defaults (the tiny tier), each page POSTed to /ocr as a client does;
+- the same at ``OCR_PDF_DPI=144``, the resolution stock PaddleOCR renders PDFs at: what serving
+  itself costs over stock on the same models and pixels;
 - ``ocr-worker serve`` with ``OCR_MODEL_TIER=small``.
 
 Pages: six prose pages of two Spanish manuals from Debian (born-digital PDFs: the text layer is
@@ -110,6 +112,7 @@ def main() -> None:
             TODAY: lambda: Runner(Setting(backend=None, stock=True), envs["v5-paddle"]),
             "stock PaddleOCR, tiny tier models, ONNX": lambda: Runner(Setting(backend=None, stock=True), envs["tiny"]),
             "ocr-worker serve, defaults (tiny tier)": lambda: Server(envs["tiny"]),
+            "ocr-worker serve, tiny, 144 dpi (stock's)": lambda: Server({**envs["tiny"], "OCR_PDF_DPI": "144"}),
             "ocr-worker serve, small tier": lambda: Server(envs["small"]),
         }
         runners = {label: start() for label, start in contenders.items()}

@@ -94,6 +94,21 @@ def test_image_runs_as_the_access_point_user(built):
     assert result.stdout.startswith("uid=1000(ocr) gid=1000(ocr)")
 
 
+def test_the_default_image_has_no_paddle_and_refuses_a_paddle_lock_in_one_line(built, tmp_path):
+    no_paddle = podman(built["env"], "run", "--rm", "--entrypoint", "python", built["image"], "-c",
+                       "import importlib.util as u; print(u.find_spec('paddle'), u.find_spec('paddle2onnx'))")
+    assert no_paddle.stdout.strip() == "None None"
+    lock = build_mirror(tmp_path / "paddle", "v5-paddle")
+    result = podman(built["env"], "run", "--rm", "--network", "host", "-v", f"{lock.parent}:/mirror:ro",
+                    "-e", "OCR_MODEL_LOCK=/mirror/models.lock.json", "-e", "OCR_MODEL_SOURCE=file:///mirror",
+                    "-e", "OCR_BACKEND=onnxruntime", built["image"], "warm", check=False)
+    assert result.returncode == 16, result.stdout + result.stderr
+    [error] = [json.loads(line) for line in result.stdout.splitlines() if '"error"' in line]
+    assert error["message"] == ("PP-OCRv5_mobile_det: a Paddle-format model needs paddle2onnx to run on onnxruntime, "
+                                "and this image has none: build it with ENGINE=paddle, or use a lock of "
+                                "ONNX-format models")
+
+
 def test_first_warm_fills_the_volume_then_a_second_starts_from_it(built):
     first = run_container(built, "warm")
     assert first.returncode == 0, first.stdout + first.stderr

@@ -5,6 +5,8 @@ the Paddle-format set."""
 import hashlib
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,7 +38,7 @@ def test_cold_warm_publishes_every_model_with_a_manifest(tmp_path, mirror):
     result = run_cli("warm", env=env)
     assert result.returncode == 0, result.stdout
     for spec in ModelLock.load(lock_of(mirror)).models:
-        folder = tmp_path / "official_models" / spec.name
+        folder = tmp_path / "official_models" / spec.package
         manifest = json.loads((folder / MANIFEST).read_text())
         assert manifest["archive_sha256"] == spec.sha256
         assert set(manifest["files"]) == {"inference.onnx", "inference.yml"}
@@ -94,7 +96,7 @@ def test_warmer_killed_mid_download_is_recovered_by_the_next(tmp_path, mirror, h
         time.sleep(0.05)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    assert not (tmp_path / "official_models" / rec.name).exists()  # never half-published
+    assert not (tmp_path / "official_models" / rec.package).exists()  # never half-published
 
     fast = http_mirror()
     result = run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), fast.url))
@@ -123,7 +125,7 @@ def test_sigterm_mid_download_exits_zero_promptly_and_the_next_warmer_recovers(t
     assert warmer.returncode == 0, out
     assert time.monotonic() - sent < 10, "not prompt"
     assert '"message": "stopped before ready"' in out
-    assert not (tmp_path / "official_models" / rec.name).exists()
+    assert not (tmp_path / "official_models" / rec.package).exists()
     assert run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), f"file://{mirror}")).returncode == 0
     assert run_cli("verify", env=env).returncode == 0
 
@@ -132,8 +134,8 @@ def test_sigterm_mid_download_exits_zero_promptly_and_the_next_warmer_recovers(t
 def test_damaged_published_model_is_quarantined_and_fetched_again(tmp_path, mirror, damage):
     env = worker_env(tmp_path, lock_of(mirror), f"file://{mirror}")
     assert run_cli("warm", env=env).returncode == 0
-    det = model(mirror, "text_detection").name
-    folder = tmp_path / "official_models" / det
+    det = model(mirror, "text_detection")
+    folder = tmp_path / "official_models" / det.package
     params = folder / "inference.onnx"
     if damage == "truncate":
         os.truncate(params, params.stat().st_size // 2)
@@ -149,17 +151,44 @@ def test_damaged_published_model_is_quarantined_and_fetched_again(tmp_path, mirr
     assert verify.returncode == 1 and "corrupt" in verify.stdout
     result = run_cli("warm", env=env)
     assert result.returncode == 0, result.stdout
-    assert f"quarantining {det}" in result.stdout
+    assert f"quarantining {det.name}" in result.stdout
     assert len(list((tmp_path / ".quarantine").iterdir())) == 1
     assert run_cli("verify", env=env).returncode == 0
 
 
 def test_half_written_folder_left_by_paddlex_is_not_trusted(tmp_path, mirror):
-    rec = model(mirror, "text_recognition").name
-    (tmp_path / "official_models" / rec).mkdir(parents=True)
-    (tmp_path / "official_models" / rec / "inference.yml").write_text("")
+    rec = model(mirror, "text_recognition")
+    (tmp_path / "official_models" / rec.package).mkdir(parents=True)
+    (tmp_path / "official_models" / rec.package / "inference.yml").write_text("")
     result = run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), f"file://{mirror}"))
-    assert result.returncode == 0 and f"quarantining {rec}" in result.stdout
+    assert result.returncode == 0 and f"quarantining {rec.name}" in result.stdout
+
+
+def test_a_paddle_format_model_of_the_same_name_is_neither_trusted_nor_touched(tmp_path, mirror, paddle_cache):
+    """The image before the tiers published PP-LCNet_x1_0_doc_ori in Paddle format under
+    official_models/<name>; the ONNX package is <name>_onnx beside it, so tasks of both images can
+    share the cache during a rolling deployment."""
+    doc_ori = model(mirror, "doc_orientation")
+    old = tmp_path / "official_models" / doc_ori.name
+    shutil.copytree(paddle_cache / "official_models" / "PP-OCRv5_mobile_det", old)
+    before = sorted(p.name for p in old.iterdir())
+    result = run_cli("warm", env=worker_env(tmp_path, lock_of(mirror), f"file://{mirror}"))
+    assert result.returncode == 0, result.stdout
+    assert "quarantining" not in result.stdout and sorted(p.name for p in old.iterdir()) == before
+    assert (tmp_path / "official_models" / doc_ori.package / "inference.onnx").is_file()
+
+
+def test_a_published_folder_without_its_formats_files_is_corrupt(tmp_path, mirror, paddle_cache):
+    """A Paddle-format model, manifest and all, where an unpinned lock (as the image ships its
+    tiers) wants the ONNX package: no checksum to catch it, the format's files do."""
+    unpinned = tmp_path / "unpinned.lock.json"
+    ModelLock(tuple(ModelSpec(m.name, m.role, format=m.format) for m in ModelLock.load(lock_of(mirror)).models)).save(
+        unpinned)
+    det = model(mirror, "text_detection")
+    shutil.copytree(paddle_cache / "official_models" / "PP-OCRv5_mobile_det", tmp_path / "official_models" / det.package)
+    verify = run_cli("verify", env=worker_env(tmp_path, unpinned, f"file://{mirror}"))
+    assert verify.returncode == 1
+    assert re.search(rf"^{det.name} +corrupt .* holds no inference.onnx$", verify.stdout, re.M), verify.stdout
 
 
 def test_read_only_cache_with_a_model_missing(tmp_path, mirror):
@@ -184,7 +213,7 @@ def test_checksum_mismatch(tmp_path, mirror):
     result = run_cli("warm", env=worker_env(tmp_path / "c", bad, f"file://{mirror}"))
     assert result.returncode == EXIT_CHECKSUM
     assert "checksum mismatch" in result.stdout
-    assert not (tmp_path / "c" / "official_models" / lock.models[0].name).exists()
+    assert not (tmp_path / "c" / "official_models" / lock.models[0].package).exists()
 
 
 def test_source_unreachable(tmp_path, mirror):
