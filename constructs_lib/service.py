@@ -60,9 +60,10 @@ class OcrServiceProps(Props):
         log_group: Both containers' log group. Default ``/ecs/<family>``.
         log_retention_days: A CloudWatch Logs retention value. Default 365.
         cpu: Task cpu units, a Fargate size. Default 2048 (2 vCPU).
-        memory: Task memory in MiB, valid for ``cpu`` on Fargate. Default 4096: the worker's peak
-            RSS stays under 3 GB on any document it accepts (README: Memory bound); a smaller
-            task needs a lower ``OCR_DOWNSCALE_PIXELS``.
+        memory: Task memory in MiB, valid for ``cpu`` on Fargate. Default 4096: on the default
+            model tier the worker's peak RSS stays under 3 GB on any document it accepts (README:
+            Memory bound); a smaller task needs a lower ``OCR_DOWNSCALE_PIXELS``, and the
+            ``small`` and ``medium`` tiers need 8192.
         platform_version: Fargate platform version; EFS volumes need 1.4.0 or later. Default
             ``1.4.0``.
         cache_mount_path: Where the image keeps its PaddleX cache home

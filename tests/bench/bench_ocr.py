@@ -238,6 +238,21 @@ class Runner:
         return sum(peaks)
 
 
+def alternate(runners: dict, pages: list, runs: int):
+    """Every runner reads each page before the next page is read, in an order that rotates page
+    by page and run by run, after a first page that initialises kernels: yields (run, label,
+    seconds, text, known text)."""
+    for runner in runners.values():
+        runner.read(pages[0][1])
+    labels = list(runners)
+    for run in range(runs):
+        for index, (_, file, truth) in enumerate(pages):
+            turn = (index + run) % len(labels)
+            for label in labels[turn:] + labels[:turn]:
+                wall, text = runners[label].read(file)
+                yield run, label, wall, text, truth
+
+
 def main() -> None:
     runs = max(1, int(sys.argv[1]) if len(sys.argv) > 1 else 1)
     rows, today = {}, {}
@@ -256,21 +271,14 @@ def main() -> None:
         for group, settings in GROUPS.items():
             settings = {TODAY: TODAYS, **settings}
             runners = {label: Runner(setting, env) for label, setting in settings.items()}
-            for runner in runners.values():  # the first page initialises kernels
-                runner.read(pages[0][1])
-            labels = list(runners)
-            walls = {label: [] for label in labels}
-            errors = {label: [0, 0] for label in labels}
-            for run in range(runs):
-                for index, (_, file, truth) in enumerate(pages):
-                    turn = (index + run) % len(labels)
-                    for label in labels[turn:] + labels[:turn]:
-                        wall, text = runners[label].read(file)
-                        walls[label].append(wall)
-                        if run == 0:
-                            errors[label][0] += edit_distance(normalized(text), normalized(truth))
-                            errors[label][1] += len(normalized(truth))
-            for label in labels:
+            walls = {label: [] for label in runners}
+            errors = {label: [0, 0] for label in runners}
+            for run, label, wall, text, truth in alternate(runners, pages, runs):
+                walls[label].append(wall)
+                if run == 0:
+                    errors[label][0] += edit_distance(normalized(text), normalized(truth))
+                    errors[label][1] += len(normalized(truth))
+            for label in runners:
                 rate = len(walls[label]) * len(runners[label].procs) / sum(walls[label])
                 rows[group, label] = (rate, walls[label], errors[label][0] / errors[label][1],
                                       runners[label].close())

@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.bench_ocr import Runner, Setting, documents, edit_distance, normalized  # noqa: E402
+from tests.bench.bench_ocr import Runner, Setting, alternate, documents, edit_distance, normalized  # noqa: E402
 from tests.model_mirror import build_mirror  # noqa: E402
 
 TODAY = "stock PaddleOCR, PP-OCRv5 mobile, Paddle"
@@ -116,25 +116,16 @@ def main() -> None:
             "ocr-worker serve, small tier": lambda: Server(envs["small"]),
         }
         runners = {label: start() for label, start in contenders.items()}
-        for runner in runners.values():  # the first page initialises kernels
-            runner.read(pages[0][1])
-        labels = list(runners)
-        walls = {label: [] for label in labels}
-        scores = {label: [0, 0, 0, 0] for label in labels}  # edits, characters, words found, words
-        for run in range(runs):
-            for index, (_, file, truth) in enumerate(pages):
-                turn = (index + run) % len(labels)
-                for label in labels[turn:] + labels[:turn]:
-                    wall, text = runners[label].read(file)
-                    walls[label].append(wall)
-                    if run == 0:
-                        score = scores[label]
-                        score[0] += edit_distance(normalized(text), normalized(truth))
-                        score[1] += len(normalized(truth))
-                        found, known = word_recall(text, truth)
-                        score[2] += found
-                        score[3] += known
-        for label in labels:
+        walls = {label: [] for label in runners}
+        scores = {label: [0, 0, 0, 0] for label in runners}  # edits, characters, words found, words
+        for run, label, wall, text, truth in alternate(runners, pages, runs):
+            walls[label].append(wall)
+            if run == 0:
+                found, known = word_recall(text, truth)
+                for i, n in enumerate((edit_distance(normalized(text), normalized(truth)), len(normalized(truth)),
+                                       found, known)):
+                    scores[label][i] += n
+        for label in runners:
             edits, chars, found, known = scores[label]
             rows[label] = (len(walls[label]) / sum(walls[label]), statistics.median(walls[label]), edits / chars,
                            found / known, runners[label].close())
