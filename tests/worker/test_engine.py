@@ -1,6 +1,6 @@
 """Real PaddleOCR inference from the verified cache, with no network: the default test set
-(PP-OCRv6 tiny and the two orientation classifiers, ONNX, on ONNX Runtime), and PP-OCRv5 mobile in
-Paddle format on Paddle Inference and converted."""
+(PP-OCRv6 tiny and the document orientation classifier, ONNX, on ONNX Runtime), and PP-OCRv5
+mobile in Paddle format on Paddle Inference and converted."""
 
 import shutil
 import subprocess
@@ -13,7 +13,6 @@ from ocr_worker.cache import ModelCache
 from ocr_worker.documents import DocumentError, kind_of, pages
 from ocr_worker.engine import ModelsNotReady, OcrEngine, text_of
 from ocr_worker.models import ModelLock
-from PIL import Image
 from tests.worker.docs import INVOICE, PAGE_TWO, a4_page, encode, text_image, two_page_pdf
 
 pytestmark = [pytest.mark.ocr, pytest.mark.slow]
