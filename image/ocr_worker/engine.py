@@ -15,6 +15,12 @@ from ocr_worker.cache import ModelCache
 from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGES, PDF_DPI, PageError, pages
 
 
+#: PaddleOCR's keyword prefix (``<prefix>_model_name``, ``<prefix>_model_dir``) for each role of a lock.
+ARGUMENTS = {"doc_orientation": "doc_orientation_classify", "doc_unwarping": "doc_unwarping",
+             "text_detection": "text_detection", "textline_orientation": "textline_orientation",
+             "text_recognition": "text_recognition"}
+
+
 class ModelsNotReady(RuntimeError):
     pass
 
@@ -71,12 +77,9 @@ class OcrEngine:
 
         roles = cache.lock.by_role()
         kwargs = {}
-        for role, arg in (("doc_orientation", "doc_orientation_classify"), ("doc_unwarping", "doc_unwarping"),
-                          ("text_detection", "text_detection"), ("textline_orientation", "textline_orientation"),
-                          ("text_recognition", "text_recognition")):
-            if role in roles:
-                kwargs[f"{arg}_model_name"] = roles[role].name
-                kwargs[f"{arg}_model_dir"] = str(cache.engine_dir(roles[role]))
+        for role, spec in roles.items():
+            kwargs[f"{ARGUMENTS[role]}_model_name"] = spec.name
+            kwargs[f"{ARGUMENTS[role]}_model_dir"] = str(cache.engine_dir(spec))
         self.cpu_threads = threads = cpu_threads or cpus.available()
         self.backend = cache.backend
         if cache.backend == "onnxruntime":  # ONNX models, or the conversions `warm` published

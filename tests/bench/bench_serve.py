@@ -5,8 +5,8 @@ Contenders, each in a process of its own, all warm from the same real weights (t
 
 - stock PaddleOCR on PP-OCRv5 mobile det + rec on Paddle Inference: how teams run it today
   (the file path to ``predict``, PaddleOCR's own defaults);
-- stock PaddleOCR on the default tier's models (PP-OCRv6 tiny and the two orientation
-  classifiers, ONNX Runtime): the same models without this project;
+- stock PaddleOCR on the default tier's models (PP-OCRv6 tiny and the document orientation
+  classifier, ONNX Runtime): the same models without this project;
 - ``ocr-worker serve`` with its defaults (the tiny tier), each page POSTed to /ocr as a client does;
 - the same at ``OCR_PDF_DPI=144``, the resolution stock PaddleOCR renders PDFs at: what serving
   itself costs over stock on the same models and pixels;

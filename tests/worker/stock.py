@@ -3,10 +3,7 @@ worker is compared against for text (tests/worker/test_parity.py) and speed (tes
 
 from __future__ import annotations
 
-#: PaddleOCR's own keyword prefix for each role of a lock.
-ARGUMENTS = {"doc_orientation": "doc_orientation_classify", "doc_unwarping": "doc_unwarping",
-             "text_detection": "text_detection", "textline_orientation": "textline_orientation",
-             "text_recognition": "text_recognition"}
+from ocr_worker.engine import ARGUMENTS
 
 
 def stock_paddleocr(cache, **options):
