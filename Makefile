@@ -79,10 +79,10 @@ test-cdktn: setup
 test-fast: setup
 	$(VENV)/bin/pytest -m "not terraform and not scan and not ocr and not moto and not slow and not runner"
 
-# Run the synthesized task locally under Fargate's rules (see constructs_lib/run_task.py), e.g.
+# Run the synthesized task locally under Fargate's rules (see fargate_local/), e.g.
 #   sudo make run-task ARGS="--image ocr-worker:dev --env OCR_QUEUE_URL=... --env OCR_OUTPUT_BUCKET=..."
 run-task: synth
-	$(VENV)/bin/python -m constructs_lib.run_task $(ARGS)
+	$(VENV)/bin/python -m fargate_local $(ARGS)
 
 scan: synth
 	$(SCAN_VENV)/bin/checkov -d cdktf.out/stacks --config-file .checkov.yaml --compact --quiet

@@ -1,7 +1,7 @@
 """Build image/ with podman through the same script the Terraform hook runs, push it to a local
 registry, pull it back, and run it two ways:
 
-- the synthesized task definition, through the Fargate-faithful runner (constructs_lib.run_task):
+- the synthesized task definition, through the Fargate-faithful runner (fargate_local):
   warm an empty EFS stand-in, start the worker only after the warmer succeeded, pass the task's
   health check, OCR a document from a moto queue into a moto bucket, and drain on stop;
 - the guide's compose flow: warm fills a named volume from a model mirror, a second warm starts
@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from constructs_lib.image_repository import content_hash
-from constructs_lib.run_task import LocalTask, TaskDefinition
+from fargate_local import LocalTask, TaskDefinition
 from ocr_worker.models import ModelLock
 from tests.e2e.containers import Registry, build_args, make_base_image, podman, podman_env
 from tests.e2e.harness import ROOT, free_port

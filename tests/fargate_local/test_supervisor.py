@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from constructs_lib.run_task import LocalTask, TaskDefinition, TaskError
+from fargate_local import AccessPoint, LocalTask, TaskDefinition, TaskError
 from tests.e2e.containers import make_busybox_image, podman, podman_env
 
 pytestmark = [pytest.mark.runner, pytest.mark.slow]
@@ -163,8 +163,6 @@ def test_an_unhealthy_essential_container_stops_a_service_task(engine, tmp_path,
 
 
 def test_efs_access_point_root_gets_creation_info_and_read_only_mounts_refuse_writes(engine, tmp_path, runs):
-    from constructs_lib.run_task import AccessPoint
-
     efs = {"name": "cache", "efs_volume_configuration": {
         "file_system_id": "fs-1", "transit_encryption": "ENABLED",
         "authorization_config": {"access_point_id": "fsap-1", "iam": "ENABLED"}}}
@@ -181,27 +179,3 @@ def test_efs_access_point_root_gets_creation_info_and_read_only_mounts_refuse_wr
     assert local.logs("reader").splitlines()[0] == "hi"
     assert local.states["reader"].exit_code != 0  # the read-only mount refused the write
     assert (tmp_path / "efs" / "models" / "f").read_text() == "hi\n"
-
-
-@pytest.mark.parametrize("flag", ["image", "env"])
-def test_unresolved_terraform_references_must_be_given(default_stacks, tmp_path, flag):
-    definition = TaskDefinition.from_stacks(default_stacks)
-    kwargs = {"image": "x"} if flag == "env" else {}
-    with pytest.raises(TaskError) as error:
-        LocalTask(definition, tmp_path, **kwargs)
-    message = str(error.value)
-    assert "\n" not in message
-    if flag == "image":
-        assert "give --image" in message
-        return
-    named = re.search(r"give --env (\w+)=VALUE$", message).group(1)
-    worker = next(c for c in definition.containers if c["name"] == "ocr-worker")
-    value = next(e["value"] for e in worker["environment"] if e["name"] == named)
-    assert value.startswith("${"), f"{named} is not a Terraform reference"
-
-
-def test_cli_reports_a_missing_synth_in_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "constructs_lib.run_task", "--stacks", str(tmp_path)],
-                            capture_output=True, text=True)
-    assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0 and "run `make synth`" in result.stderr

@@ -1,0 +1,20 @@
+"""The library's wheel holds the library: constructs_lib and its py.typed, not the local runner
+(fargate_local/), the worker (image/) or the tests."""
+
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_wheel_holds_the_library_alone(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), "."],
+                   check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("paddleocr_efs-*.whl")
+    tops = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"constructs_lib"}
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "constructs_lib/py.typed" in names and not any("run_task" in n for n in names)
