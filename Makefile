@@ -21,7 +21,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(CURDIR)/$(SCA
 # The container tests build, push and run images without a Docker engine (README: Prerequisites).
 CONTAINER_PACKAGES := podman buildah catatonit debootstrap docker-registry runc openssl busybox-static
 
-.PHONY: setup container-tools synth synth-cdktn test test-cdktn test-fast scan bench image-lock golden run-task clean
+.PHONY: setup container-tools synth synth-cdktn lint test test-cdktn test-fast scan bench image-lock golden run-task clean
 
 setup: $(VENV)/.installed node_modules/.installed $(SCAN_VENV)/.installed $(CDKTN_VENV)/.installed
 
@@ -67,7 +67,14 @@ synth: $(VENV)/.installed node_modules/.installed
 synth-cdktn: $(CDKTN_VENV)/.installed node_modules/.installed
 	CDKTF_OUTDIR=cdktf.out.cdktn $(CDKTN_VENV)/bin/python main.py
 
-test: setup container-tools
+# ruff with the project's own rules, and mypy over the library, the worker, the runner and main.py
+# (pyproject.toml: [tool.ruff], [tool.mypy]). The first mypy run reads the provider bindings (about
+# a minute); later runs use .mypy_cache.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check constructs_lib image/ocr_worker fargate_local main.py
+	$(VENV)/bin/mypy
+
+test: setup container-tools lint
 	$(VENV)/bin/pytest
 	$(MAKE) --no-print-directory test-cdktn
 

@@ -25,7 +25,6 @@ from constructs_lib.config import ConfigError, Settings, load_settings  # noqa: 
 
 def build_app(settings: Settings, outdir: str | None = None):
     from constructs_lib.framework import App
-
     from constructs_lib.stacks import BootstrapStack, ModelCacheStack, NetworkStack, ServiceStack
 
     app = App(outdir=outdir) if outdir else App()

@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 import os
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 FRAMEWORK_ENV = "PADDLEOCR_EFS_FRAMEWORK"
 #: framework -> (its Python package, its prebuilt AWS provider bindings), in order of preference.
@@ -63,7 +64,10 @@ class _Bindings:
         return importlib.import_module(f"{AWS_PACKAGE}.{submodule}")
 
 
-aws = _Bindings()
+if TYPE_CHECKING:  # the checker reads cdktf's bindings, typed by jsii; at run time, whichever is installed
+    import cdktf_cdktf_provider_aws as aws
+else:
+    aws = _Bindings()
 
 
 def __getattr__(name: str):

@@ -105,6 +105,7 @@ class ImageRepository(Construct):
             % (props.keep_images, props.keep_images)))
 
         if not props.build:
+            assert props.image_uri  # the props refuse build=False without image_uri
             self.image_uri, self.build = props.image_uri, None
             return
         tag = content_hash(context_dir)

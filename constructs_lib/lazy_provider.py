@@ -54,9 +54,9 @@ def install() -> bool:
     module.__file__ = spec.origin
     module.__path__ = list(spec.submodule_search_locations)
     module.__package__ = PACKAGE
-    module.__lazy__ = True
+    setattr(module, "__lazy__", True)  # noqa: B010 (a module attribute the checker does not know)
     submodules = _submodule_names(module.__path__)
-    module.__all__ = sorted(submodules)
+    setattr(module, "__all__", sorted(submodules))  # noqa: B010
 
     def __getattr__(name: str):
         if name in submodules:
@@ -66,8 +66,8 @@ def install() -> bool:
     def __dir__():
         return sorted(set(module.__dict__) | submodules)
 
-    module.__getattr__ = __getattr__
-    module.__dir__ = __dir__
+    setattr(module, "__getattr__", __getattr__)  # noqa: B010 (PEP 562 module hooks)
+    setattr(module, "__dir__", __dir__)  # noqa: B010
     sys.modules[PACKAGE] = module
     # Tell jsii which package holds the assembly before anything has loaded it.
     refmap._assembly_to_module.setdefault(ASSEMBLY, PACKAGE)

@@ -151,6 +151,7 @@ class ModelCache(Construct):
         adopted = props.existing_file_system_id is not None
         create_mount_targets = (not adopted) if props.create_mount_targets is None else props.create_mount_targets
 
+        fs: DataAwsEfsFileSystem | EfsFileSystem
         if adopted:
             fs = DataAwsEfsFileSystem(self, "file-system", file_system_id=props.existing_file_system_id)
         else:
@@ -182,6 +183,7 @@ class ModelCache(Construct):
             EfsMountTarget(self, "mount-target", for_each=zones, file_system_id=fs.id, subnet_id="${each.value}",
                            security_groups=[self.security_group_id])
 
+        ap: DataAwsEfsAccessPoint | EfsAccessPoint
         if props.existing_access_point_id:
             ap = DataAwsEfsAccessPoint(self, "access-point", access_point_id=props.existing_access_point_id)
         else:
@@ -209,7 +211,8 @@ class ModelCache(Construct):
         lifecycle = [EfsFileSystemLifecyclePolicy(transition_to_primary_storage_class="AFTER_1_ACCESS")]
         days = s.transition_to_ia_days
         if days:
-            lifecycle.insert(0, EfsFileSystemLifecyclePolicy(transition_to_ia=f"AFTER_{days}_DAY{'S' if days > 1 else ''}"))
+            ia = f"AFTER_{days}_DAY{'S' if days > 1 else ''}"
+            lifecycle.insert(0, EfsFileSystemLifecyclePolicy(transition_to_ia=ia))
         fs = EfsFileSystem(
             self, "file-system",
             encrypted=True,

@@ -174,7 +174,8 @@ class Monitoring(Construct):
                 ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dlq_name]], "Maximum"),
             _widget("Running tasks", region, [
                 ["ECS/ContainerInsights", "RunningTaskCount", "ClusterName", cluster_name, "ServiceName", service_name],
-                ["ECS/ContainerInsights", "DesiredTaskCount", "ClusterName", cluster_name, "ServiceName", service_name]],
+                ["ECS/ContainerInsights", "DesiredTaskCount", "ClusterName", cluster_name,
+                 "ServiceName", service_name]],
                 "Average"),
             _widget("CPU and memory (%)", region, [
                 ["AWS/ECS", "CPUUtilization", "ClusterName", cluster_name, "ServiceName", service_name],

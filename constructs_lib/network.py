@@ -215,7 +215,8 @@ class Network(Construct):
             nat = NatGateway(self, "nat", allocation_id=eip.id, subnet_id=f"${{{public.fqn}[{first}].id}}",
                              tags={"Name": f"{name}-nat"}, depends_on=[igw])
             nat_id = nat.id
-        rt = RouteTable(self, "private-rt", for_each=each_zone, vpc_id=vpc.id, tags={"Name": f"{name}-private-${{each.key}}"})
+        rt = RouteTable(self, "private-rt", for_each=each_zone, vpc_id=vpc.id,
+                        tags={"Name": f"{name}-private-${{each.key}}"})
         Route(self, "private-default", for_each=each_zone, route_table_id=f"${{{rt.fqn}[each.key].id}}",
               destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat_id)
         RouteTableAssociation(self, "private-rta", for_each=each_zone, subnet_id=f"${{{private.fqn}[each.key].id}}",

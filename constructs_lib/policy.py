@@ -6,7 +6,7 @@ and tests assert on their statements.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional, Protocol, Sequence
+from typing import Iterable, Mapping, Optional, Protocol, Sequence, cast
 
 from constructs import Construct, Node
 
@@ -15,7 +15,7 @@ from constructs_lib.framework import aws
 DataAwsIamPolicyDocument = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocument
 DataAwsIamPolicyDocumentStatement = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatement
 DataAwsIamPolicyDocumentStatementCondition = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatementCondition
-DataAwsIamPolicyDocumentStatementPrincipals = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatementPrincipals
+DataAwsIamPolicyDocumentStatementPrincipals = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatementPrincipals  # noqa: E501 (a binding name)
 IamRolePolicy = aws.iam_role_policy.IamRolePolicy
 
 #: (test, variable, values), e.g. ("StringEquals", "aws:SourceAccount", [account_id]).
@@ -68,10 +68,14 @@ class Role(Protocol):
     """What a grant needs of a principal: an ``IamRole``, or a ``DataAwsIamRole`` for a role made
     elsewhere."""
 
-    node: Node
+    @property
+    def node(self) -> Node: ...
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def arn(self) -> str: ...
 
 
 def grant(role: Role, name: str, statements: Sequence[DataAwsIamPolicyDocumentStatement]) -> IamRolePolicy:
@@ -80,6 +84,6 @@ def grant(role: Role, name: str, statements: Sequence[DataAwsIamPolicyDocumentSt
     Like aws-cdk-lib's ``Grant``, the policy goes to the principal: it is created beside the role,
     in the role's stack, and refers to the granted resources. The resources' stack therefore never
     depends on the stack that holds the role."""
-    holder = Construct(role.node.scope, f"{role.node.id}-grant-{name}")
+    holder = Construct(cast(Construct, role.node.scope), f"{role.node.id}-grant-{name}")
     document = policy_document(holder, "document", statements)
     return IamRolePolicy(holder, "policy", name=name, role=role.name, policy=document.json)

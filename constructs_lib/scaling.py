@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from constructs import Construct
 
@@ -13,10 +13,10 @@ from constructs_lib.validation import Props, check
 
 AppautoscalingPolicy = aws.appautoscaling_policy.AppautoscalingPolicy
 StepAdjustment = aws.appautoscaling_policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment
-Query = aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetrics
-Stat = aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStat
-Metric = aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetric
-Dimension = aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions
+Query = aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetrics  # noqa: E501 (a binding name)
+Stat = aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStat  # noqa: E501 (a binding name)
+Metric = aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetric  # noqa: E501 (a binding name)
+Dimension = aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions  # noqa: E501 (a binding name)
 AppautoscalingTarget = aws.appautoscaling_target.AppautoscalingTarget
 CloudwatchMetricAlarm = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm
 CloudwatchMetricAlarmMetricQuery = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery
@@ -67,7 +67,8 @@ class QueueScaling(Construct):
             self, "target", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
             resource_id=f"service/{cluster_name}/{service_name}",
             min_capacity=settings.min_tasks, max_capacity=settings.max_tasks)
-        where = {"resource_id": self.target.resource_id, "scalable_dimension": self.target.scalable_dimension,
+        where: dict[str, Any] = {"resource_id": self.target.resource_id,
+                                 "scalable_dimension": self.target.scalable_dimension,
                  "service_namespace": self.target.service_namespace}
         queue = {"QueueName": queue_name}
         service = {"ClusterName": cluster_name, "ServiceName": service_name}

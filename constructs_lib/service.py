@@ -24,7 +24,7 @@ EcsServiceCapacityProviderStrategy = aws.ecs_service.EcsServiceCapacityProviderS
 EcsTaskDefinition = aws.ecs_task_definition.EcsTaskDefinition
 EcsTaskDefinitionVolume = aws.ecs_task_definition.EcsTaskDefinitionVolume
 EcsTaskDefinitionVolumeEfsVolumeConfiguration = aws.ecs_task_definition.EcsTaskDefinitionVolumeEfsVolumeConfiguration
-EcsTaskDefinitionVolumeEfsVolumeConfigurationAuthorizationConfig = aws.ecs_task_definition.EcsTaskDefinitionVolumeEfsVolumeConfigurationAuthorizationConfig
+EcsTaskDefinitionVolumeEfsVolumeConfigurationAuthorizationConfig = aws.ecs_task_definition.EcsTaskDefinitionVolumeEfsVolumeConfigurationAuthorizationConfig  # noqa: E501 (a binding name)
 IamRolePolicy = aws.iam_role_policy.IamRolePolicy
 
 #: The dockerLabels key that lists the bind-mount paths the image declares as VOLUME.
@@ -104,7 +104,8 @@ class OcrServiceProps(Props):
         # Fargate platform versions: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/platform-linux-fargate.html
         # (EFS volumes: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/efs-volumes.html)
         version = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", self.platform_version)
-        check(self.platform_version == "LATEST" or (version is not None and tuple(map(int, version.groups())) >= (1, 4, 0)),
+        check(self.platform_version == "LATEST"
+              or (version is not None and tuple(map(int, version.groups())) >= (1, 4, 0)),
               "platform_version", f"{self.platform_version!r} must be 'LATEST' or 1.4.0 or later (EFS volumes need it)")
         check(self.backend is None or self.backend in BACKENDS, "backend",
               f"{self.backend!r} must be one of {', '.join(BACKENDS)}")
@@ -137,6 +138,7 @@ class OcrService(Construct):
         ``PADDLE_PDX_CACHE_HOME``, ``OCR_STOP_SECONDS``), e.g. ``DocumentPipeline.worker_environment``."""
         super().__init__(scope, id)
         sv = self.props = (props or OcrServiceProps()).named(project)
+        assert sv.cluster_name and sv.service_name and sv.family  # named() fills every name
         validation.posix_id("uid", uid)
         validation.posix_id("gid", gid)
         environment = {"AWS_REGION": region, "PADDLE_PDX_CACHE_HOME": sv.cache_mount_path,

@@ -191,7 +191,8 @@ REGION_PATTERN = r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d"
 
 
 def region(field: str, value: str) -> None:
-    check(re.fullmatch(REGION_PATTERN, value) is not None, field, f"{value!r} is not an AWS region name like 'us-east-1'")
+    check(re.fullmatch(REGION_PATTERN, value) is not None, field,
+          f"{value!r} is not an AWS region name like 'us-east-1'")
 
 
 def zones(field: str, values: Sequence[str], in_region: Optional[str] = None) -> None:

@@ -313,7 +313,9 @@ class ModelCache:
                     name = Path(member.name).name
                     if not member.isfile() or name.startswith("."):
                         continue  # flatten <name>_infer/; never follow links or absolute paths
-                    with tar.extractfile(member) as src, open(folder / name, "wb") as dst:
+                    src = tar.extractfile(member)
+                    assert src is not None  # a regular file always has content
+                    with src, open(folder / name, "wb") as dst:
                         shutil.copyfileobj(src, dst)
                     files[name] = {"size": member.size, "sha256": _sha256(folder / name)}
         except (tarfile.TarError, OSError) as e:

@@ -36,8 +36,8 @@ def cgroup_quota(proc_cgroup: Path = Path("/proc/self/cgroup")) -> Optional[floa
                 period = int((CGROUP_ROOT / "cpu" / folder / "cpu.cfs_period_us").read_text())
                 return quota / period if quota > 0 else None
             if controllers == "" and (CGROUP_ROOT / folder / "cpu.max").is_file():  # v2
-                quota, period = (CGROUP_ROOT / folder / "cpu.max").read_text().split()
-                return None if quota == "max" else int(quota) / int(period)
+                limit, per = (CGROUP_ROOT / folder / "cpu.max").read_text().split()
+                return None if limit == "max" else int(limit) / int(per)
         except (OSError, ValueError):
             return None
     return None

@@ -6,14 +6,13 @@ import ctypes
 import os
 import tempfile
 import time
-from typing import Iterable
+from typing import Any, Callable, Iterable, Optional, Protocol
 
 import numpy as np
 
 from ocr_worker import cpus
 from ocr_worker.cache import ModelCache
 from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGES, PDF_DPI, PageError, pages
-
 
 #: PaddleOCR's keyword prefix (``<prefix>_model_name``, ``<prefix>_model_dir``) for each role of a lock.
 ARGUMENTS = {"doc_orientation": "doc_orientation_classify", "doc_unwarping": "doc_unwarping",
@@ -58,6 +57,16 @@ def configure_paddlex() -> None:
         _paddlex_home = os.environ["PADDLE_PDX_CACHE_HOME"] = tempfile.mkdtemp(prefix="paddlex-home-")
 
 
+class Engine(Protocol):
+    """What the worker and the server need of an engine: ``OcrEngine``, or a fake in tests."""
+
+    model_names: list[str]
+    cpu_threads: int
+    load_seconds: float
+
+    def ocr_document(self, data: bytes, on_page: Optional[Callable[[int], None]] = None) -> dict: ...
+
+
 class OcrEngine:
     def __init__(self, cache: ModelCache, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS,
                  pdf_dpi: int = PDF_DPI, cpu_threads: int | None = None, options: dict | None = None) -> None:
@@ -76,7 +85,7 @@ class OcrEngine:
         from paddleocr import PaddleOCR
 
         roles = cache.lock.by_role()
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         for role, spec in roles.items():
             kwargs[f"{ARGUMENTS[role]}_model_name"] = spec.name
             kwargs[f"{ARGUMENTS[role]}_model_dir"] = str(cache.engine_dir(spec))
@@ -104,9 +113,10 @@ class OcrEngine:
         image reader returns), so the channels are reversed first."""
         result = self.pipeline.predict(np.ascontiguousarray(image[:, :, ::-1]))[0]
         return [{"text": text, "score": round(float(score), 4), "box": np.asarray(poly).astype(int).tolist()}
-                for text, score, poly in zip(result["rec_texts"], result["rec_scores"], result["rec_polys"])]
+                for text, score, poly in zip(result["rec_texts"], result["rec_scores"], result["rec_polys"],
+                                             strict=True)]
 
-    def ocr_document(self, data: bytes, on_page=None) -> dict:
+    def ocr_document(self, data: bytes, on_page: Optional[Callable[[int], None]] = None) -> dict:
         """OCR page by page (bounded memory); ``on_page(index)`` runs after each page. A page that
         cannot be decoded gets ``"error"`` and no lines; the others are still read."""
         out, start = [], time.perf_counter()

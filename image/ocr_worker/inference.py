@@ -14,6 +14,8 @@ import threading
 from concurrent.futures import Future
 from typing import Callable, Optional, TypeVar
 
+from ocr_worker.engine import Engine
+
 T = TypeVar("T")
 
 #: Requests that may wait for the inference thread (OCR_MAX_WAITING); more get Busy.
@@ -28,8 +30,8 @@ class InferenceThread:
     """Loads the engine with ``load_engine()`` on its own thread, then runs submitted calls there,
     one at a time, in order. ``engine`` and ``load_error`` tell how loading went."""
 
-    def __init__(self, load_engine: Callable[[], object], max_waiting: int = DEFAULT_MAX_WAITING) -> None:
-        self.engine = None
+    def __init__(self, load_engine: Callable[[], Engine], max_waiting: int = DEFAULT_MAX_WAITING) -> None:
+        self.engine: Optional[Engine] = None
         self.load_error: Optional[str] = None
         self._load_exception: Optional[BaseException] = None
         self.loaded = threading.Event()
@@ -37,7 +39,7 @@ class InferenceThread:
         self._thread = threading.Thread(target=self._run, args=(load_engine,), name="inference", daemon=True)
         self._thread.start()
 
-    def _run(self, load_engine) -> None:
+    def _run(self, load_engine: Callable[[], Engine]) -> None:
         try:
             self.engine = load_engine()
         except BaseException as error:  # reported through load_error and wait_loaded()
@@ -54,15 +56,16 @@ class InferenceThread:
                 except BaseException as error:
                     future.set_exception(error)
 
-    def wait_loaded(self, timeout: Optional[float] = None):
+    def wait_loaded(self, timeout: Optional[float] = None) -> Engine:
         """The engine, once loaded; re-raises what loading raised."""
         if not self.loaded.wait(timeout):
             raise TimeoutError("the engine is still loading")
         if self.engine is None:
+            assert self._load_exception is not None  # loaded is set only after one or the other
             raise self._load_exception
         return self.engine
 
-    def submit(self, call: Callable[[object], T]) -> "Future[T]":
+    def submit(self, call: Callable[[Engine], T]) -> "Future[T]":
         """Queue ``call(engine)``; raises Busy when every waiting slot is taken."""
         future: Future = Future()
         try:
@@ -71,7 +74,7 @@ class InferenceThread:
             raise Busy(f"{self._jobs.maxsize} requests are already waiting") from None
         return future
 
-    def ocr_document(self, data: bytes, on_page=None) -> dict:
+    def ocr_document(self, data: bytes, on_page: Optional[Callable[[int], None]] = None) -> dict:
         """``engine.ocr_document`` on the inference thread; ``on_page`` runs there too."""
         return self.submit(lambda engine: engine.ocr_document(data, on_page=on_page)).result()
 

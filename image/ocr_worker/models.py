@@ -67,7 +67,8 @@ class ModelLock:
             if m.role not in ROLES:
                 raise ValueError(f"model lock {path}: {m.name}: unknown role {m.role!r}")
             if m.format not in FORMATS:
-                raise ValueError(f"model lock {path}: {m.name}: format {m.format!r} must be one of {', '.join(FORMATS)}")
+                raise ValueError(f"model lock {path}: {m.name}: format {m.format!r} must be one of "
+                                 f"{', '.join(FORMATS)}")
         roles = [m.role for m in models]
         if len(set(roles)) != len(roles):
             raise ValueError(f"model lock {path}: more than one model for a role")

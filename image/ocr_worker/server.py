@@ -16,7 +16,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Optional
+from typing import Any, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -66,7 +66,8 @@ OCR_REQUEST_BODY = {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
                                        "properties": {"file": {"type": "string", "format": "binary"}}}},
 }}
-ERRORS = {400: {"model": Error, "description": "bad document; the message names what is wrong"},
+ERRORS: dict[int | str, dict[str, Any]] = {
+          400: {"model": Error, "description": "bad document; the message names what is wrong"},
           408: {"model": Error, "description": "the client stopped sending the body (OCR_READ_TIMEOUT)"},
           413: {"model": Error, "description": f"the body is over {MAX_BYTES} bytes"},
           500: {"model": Error, "description": "a bug, logged as one line"},
@@ -112,7 +113,8 @@ def create_app(inference: InferenceThread, *, max_document_seconds: int = 600, r
     @app.post("/ocr", response_model=OcrResult, responses=ERRORS, summary="OCR a PNG, JPEG, TIFF or PDF",
               openapi_extra={"requestBody": OCR_REQUEST_BODY})
     async def ocr(request: Request):
-        start, fields = time.monotonic(), {}
+        start = time.monotonic()
+        fields: dict[str, Any] = {}
         try:
             data = await _read_body(request, max_bytes, read_timeout)
             fields["bytes"] = len(data)
@@ -194,7 +196,8 @@ def _uploaded_file(content_type: str, body: bytes) -> bytes:
         (p for p in parts if p.get_param("name", header="content-disposition") == "file"), None)
     if chosen is None:
         raise DocumentError("multipart upload has no file part: use -F file=@<document>")
-    return chosen.get_payload(decode=True) or b""
+    payload = chosen.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
 
 
 def serve(inference: InferenceThread, host: str, port: int, *, max_connections: int = 256, **app_options) -> None:

@@ -44,8 +44,8 @@ import botocore.exceptions
 
 from ocr_worker.documents import MAX_BYTES, DocumentError, page_count
 from ocr_worker.engine import OcrEngine
-from ocr_worker.inference import InferenceThread
 from ocr_worker.heartbeat import Heartbeat
+from ocr_worker.inference import InferenceThread
 from ocr_worker.protection import TaskProtection
 
 log = logging.getLogger("ocr_worker.worker")
