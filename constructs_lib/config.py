@@ -13,7 +13,7 @@ import dataclasses
 import json
 import os
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -29,6 +29,7 @@ from constructs_lib.naming import Names
 from constructs_lib.network import NetworkProps
 from constructs_lib.scaling import QueueScalingProps
 from constructs_lib.service import OcrServiceProps
+from constructs_lib.task_definition import TaskProps
 from constructs_lib.validation import ConfigError, Props
 
 __all__ = ["CONTEXT_KEY", "OVERRIDE_ENV", "ConfigError", "Settings", "load_settings", "settings_from_dict"]
@@ -42,6 +43,22 @@ _OWN_TAGS = 3
 #: Keys that moved to another section, for a helpful error.
 _MOVED = {"service.min_tasks": "scaling.min_tasks", "service.max_tasks": "scaling.max_tasks",
           "service.backlog_per_task": "scaling.backlog_per_task", "service.alarm_email": "monitoring.alarm_email"}
+
+
+@dataclass(frozen=True)
+class ServiceSettings(OcrServiceProps, TaskProps):
+    """The ``service`` section: the service's props and its task definition's in one place, as
+    one section of the config. The stack hands each construct its own part."""
+
+    def validate(self) -> None:
+        OcrServiceProps.validate(self)
+        TaskProps.validate(self)
+
+    def task_props(self) -> TaskProps:
+        return TaskProps(**{f.name: getattr(self, f.name) for f in fields(TaskProps)})
+
+    def service_props(self) -> OcrServiceProps:
+        return OcrServiceProps(**{f.name: getattr(self, f.name) for f in fields(OcrServiceProps)})
 
 
 @dataclass(frozen=True)
@@ -66,7 +83,7 @@ class Settings(Props):
     network: NetworkProps = field(default_factory=NetworkProps)
     model_cache: ModelCacheProps = field(default_factory=ModelCacheProps)
     iam: TaskRolesProps = field(default_factory=TaskRolesProps)
-    service: OcrServiceProps = field(default_factory=OcrServiceProps)
+    service: ServiceSettings = field(default_factory=lambda: ServiceSettings())
     scaling: QueueScalingProps = field(default_factory=QueueScalingProps)
     image: ImageRepositoryProps = field(default_factory=ImageRepositoryProps)
     documents: DocumentPipelineProps = field(default_factory=DocumentPipelineProps)

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from constructs_lib import validation
 from constructs_lib.framework import aws
+from constructs_lib.metrics import Metric
 from constructs_lib.naming import Names
 from constructs_lib.policy import Role, deny_without_tls, grant, policy_document, statement
 from constructs_lib.secure_bucket import MAX_BUCKET_PREFIX, SecureBucket, SecureBucketProps
@@ -138,6 +139,26 @@ class DocumentPipeline(Construct):
             "OCR_MAX_FAILURES": str(self.props.max_receive_count),
             "OCR_MAX_DOCUMENT_SECONDS": str(self.props.max_document_seconds),
         }
+
+    # -- metrics (AWS/SQS) ---------------------------------------------------------------------
+
+    def metric_visible(self, stat: str = "Sum") -> Metric:
+        """Jobs waiting in the queue."""
+        return Metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": self.queue.name}, stat)
+
+    def metric_in_flight(self, stat: str = "Sum") -> Metric:
+        """Jobs a worker holds (received, not yet deleted)."""
+        return Metric("AWS/SQS", "ApproximateNumberOfMessagesNotVisible", {"QueueName": self.queue.name}, stat)
+
+    def metric_oldest_age(self, stat: str = "Maximum") -> Metric:
+        """Seconds the oldest waiting job has waited."""
+        return Metric("AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": self.queue.name}, stat)
+
+    def metric_dead_letters(self, stat: str = "Maximum") -> Metric:
+        """Jobs in the dead-letter queue."""
+        return Metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": self.dlq.name}, stat)
+
+    # -- grants --------------------------------------------------------------------------------
 
     def grant_consume(self, role: Role) -> IamRolePolicy:
         """Take jobs from the queue and finish them: receive, delete, extend the lease, requeue

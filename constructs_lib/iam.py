@@ -39,7 +39,7 @@ class TaskRolesProps(Props):
 
 class TaskRoles(Construct):
     """Both roles start with no permissions; grant methods add exactly what each needs:
-    ``ImageRepository.grant_pull`` and ``OcrService.grant_write_logs`` for ``execution_role``
+    ``ImageRepository.grant_pull`` and ``OcrTaskDefinition`` (its log group) for ``execution_role``
     (instead of the managed AmazonECSTaskExecutionRolePolicy, which allows every repository and
     log group), ``ModelCache.grant_read_write`` and ``DocumentPipeline.grant_process`` for
     ``task_role``.

@@ -9,8 +9,9 @@ from constructs import Construct
 
 from constructs_lib import validation
 from constructs_lib.framework import Fn, TerraformIterator, Token, aws
+from constructs_lib.metrics import Metric
 from constructs_lib.naming import Names
-from constructs_lib.policy import deny_without_tls, grant, policy_document, statement
+from constructs_lib.policy import Role, deny_without_tls, grant, policy_document, statement
 from constructs_lib.validation import Props, check
 
 DataAwsEfsAccessPoint = aws.data_aws_efs_access_point.DataAwsEfsAccessPoint
@@ -25,7 +26,6 @@ EfsFileSystem = aws.efs_file_system.EfsFileSystem
 EfsFileSystemLifecyclePolicy = aws.efs_file_system.EfsFileSystemLifecyclePolicy
 EfsFileSystemPolicy = aws.efs_file_system_policy.EfsFileSystemPolicy
 EfsMountTarget = aws.efs_mount_target.EfsMountTarget
-IamRole = aws.iam_role.IamRole
 IamRolePolicy = aws.iam_role_policy.IamRolePolicy
 SecurityGroup = aws.security_group.SecurityGroup
 VpcSecurityGroupEgressRule = aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule
@@ -61,8 +61,9 @@ class ModelCacheProps(Props):
         manage_policy: Manage the file system policy (TLS only, access point only). Default on.
         access_point_path: The access point's root directory, created with ``uid``:``gid`` and
             mode 0755. Default ``/paddleocr-models``.
-        uid: POSIX user of every client; the containers run as the same uid. Default 1000.
-        gid: POSIX group of every client. Default 1000.
+        uid: POSIX user of every client; the containers run as the same uid. Default 1000. An
+            adopted access point has its own, which the containers run as: leave this unset.
+        gid: POSIX group of every client. Default 1000. Likewise.
         kms_key_arn: Encrypt with this customer KMS key (an ARN). Default: the AWS-managed key
             ``aws/elasticfilesystem``.
         throughput_mode: ``elastic`` (default), ``bursting`` or ``provisioned``.
@@ -103,6 +104,9 @@ class ModelCacheProps(Props):
                 validation.resource_id("existing_security_group_id", self.existing_security_group_id, "sg")
             if self.existing_access_point_id:
                 validation.resource_id("existing_access_point_id", self.existing_access_point_id, "fsap")
+                for key in ("uid", "gid"):  # the access point's own POSIX user applies
+                    check(getattr(self, key) == 1000, key, "an adopted access point has its own POSIX user, "
+                                                           "which the containers run as; remove this key")
         else:
             for key in ("existing_access_point_id", "existing_security_group_id"):
                 check(getattr(self, key) is None, key, "only valid together with existing_file_system_id")
@@ -139,6 +143,12 @@ class ModelCache(Construct):
     access_point_id: str
     access_point_arn: str
     security_group_id: str
+    #: The file system's throughput mode: the props' for a new one, read from it when adopted.
+    throughput_mode: str
+    #: The access point's POSIX user, which every client acts as: the props' for a new access
+    #: point, read from it (as Terraform expressions) when adopted. The containers run as it.
+    uid: int | str
+    gid: int | str
 
     def __init__(self, scope: Construct, id: str, props: Optional[ModelCacheProps] = None, *, project: str,
                  vpc_id: str, subnets_by_az, client_security_group_id: str) -> None:
@@ -157,6 +167,7 @@ class ModelCache(Construct):
         else:
             fs = self._create_file_system(props, name)
         self.file_system_id, self.file_system_arn = fs.id, fs.arn
+        self.throughput_mode = fs.throughput_mode if adopted else props.throughput_mode
 
         if props.existing_security_group_id:
             self.security_group_id = props.existing_security_group_id
@@ -197,6 +208,11 @@ class ModelCache(Construct):
                         owner_uid=props.uid, owner_gid=props.gid, permissions="0755")),
                 tags={"Name": f"{name}-models"})
         self.access_point_id, self.access_point_arn = ap.id, ap.arn
+        if isinstance(ap, DataAwsEfsAccessPoint):
+            user = ap.posix_user.get(0)
+            self.uid, self.gid = Token.as_string(user.uid), Token.as_string(user.gid)
+        else:
+            self.uid, self.gid = props.uid, props.gid
 
         if props.manage_policy:
             document = policy_document(self, "policy-document", [
@@ -226,17 +242,50 @@ class ModelCache(Construct):
                         backup_policy=EfsBackupPolicyBackupPolicy(status="ENABLED" if s.backups else "DISABLED"))
         return fs
 
+    @property
+    def posix_user(self) -> str:
+        """``uid:gid``, the ``user`` of a container that mounts this cache."""
+        return f"{self.uid}:{self.gid}"
+
+    # -- metrics (AWS/EFS) ---------------------------------------------------------------------
+
+    def metric(self, name: str, stat: str) -> Metric:
+        """Any of "Amazon CloudWatch metrics for Amazon EFS" for this file system."""
+        return Metric("AWS/EFS", name, {"FileSystemId": self.file_system_id}, stat)
+
+    def metric_percent_io_limit(self, stat: str = "Maximum") -> Metric:
+        """How near the generalPurpose I/O limit the file system is."""
+        return self.metric("PercentIOLimit", stat)
+
+    def metric_burst_credit_balance(self, stat: str = "Minimum") -> Metric:
+        """Burst credits left (bursting throughput only)."""
+        return self.metric("BurstCreditBalance", stat)
+
+    def metric_client_connections(self, stat: str = "Sum") -> Metric:
+        return self.metric("ClientConnections", stat)
+
+    def metric_data_read_bytes(self, stat: str = "Sum") -> Metric:
+        return self.metric("DataReadIOBytes", stat)
+
+    def metric_permitted_throughput(self, stat: str = "Average") -> Metric:
+        """Bytes per second the file system may deliver now."""
+        return self.metric("PermittedThroughput", stat)
+
+    def metric_metered_io_bytes(self, stat: str = "Sum") -> Metric:
+        """Bytes metered; per second, it is SUM / PERIOD."""
+        return self.metric("MeteredIOBytes", stat)
+
     # -- grants --------------------------------------------------------------------------------
 
-    def grant_read(self, role: IamRole) -> IamRolePolicy:
+    def grant_read(self, role: Role) -> IamRolePolicy:
         """Let ``role`` mount the cache read-only, through the access point only."""
         return self._grant(role, "model-cache-read", READ_ACTIONS)
 
-    def grant_read_write(self, role: IamRole) -> IamRolePolicy:
+    def grant_read_write(self, role: Role) -> IamRolePolicy:
         """Let ``role`` mount the cache and write to it, through the access point only."""
         return self._grant(role, "model-cache-read-write", READ_ACTIONS + WRITE_ACTIONS)
 
-    def _grant(self, role: IamRole, name: str, actions: Sequence[str]) -> IamRolePolicy:
+    def _grant(self, role: Role, name: str, actions: Sequence[str]) -> IamRolePolicy:
         return grant(role, name, [statement(
             "ModelCacheViaAccessPoint", actions, [self.file_system_arn],
             conditions=[("StringEquals", "elasticfilesystem:AccessPointArn", [self.access_point_arn])])])

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from constructs import Construct
 
 from constructs_lib.framework import aws
-from constructs_lib.monitoring import metric_query
+from constructs_lib.metrics import ScalingQuery
 from constructs_lib.validation import Props, check
+
+if TYPE_CHECKING:
+    from constructs_lib.documents import DocumentPipeline
+    from constructs_lib.service import OcrService
 
 AppautoscalingPolicy = aws.appautoscaling_policy.AppautoscalingPolicy
 StepAdjustment = aws.appautoscaling_policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment
-Query = aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetrics  # noqa: E501 (a binding name)
-Stat = aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStat  # noqa: E501 (a binding name)
-Metric = aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetric  # noqa: E501 (a binding name)
-Dimension = aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions  # noqa: E501 (a binding name)
 AppautoscalingTarget = aws.appautoscaling_target.AppautoscalingTarget
 CloudwatchMetricAlarm = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm
 CloudwatchMetricAlarmMetricQuery = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery
-
-
-def _metric(id: str, namespace: str, name: str, dimensions: dict, stat: str) -> Query:
-    return Query(id=id, return_data=False, metric_stat=Stat(stat=stat, metric=Metric(
-        namespace=namespace, metric_name=name, dimensions=[Dimension(name=k, value=v) for k, v in dimensions.items()])))
 
 
 @dataclass(frozen=True)
@@ -59,31 +54,29 @@ class QueueScaling(Construct):
     while the first is still pulling its image, and never undoes target tracking. Scale-in is
     target tracking's own, down to ``min_tasks``; busy tasks are protected by the worker."""
 
-    def __init__(self, scope: Construct, id: str, props: Optional[QueueScalingProps] = None, *, cluster_name: str,
-                 service_name: str, queue_name: str) -> None:
+    def __init__(self, scope: Construct, id: str, props: Optional[QueueScalingProps] = None, *,
+                 service: OcrService, documents: DocumentPipeline) -> None:
         super().__init__(scope, id)
         settings = self.props = props or QueueScalingProps()
+        service_name = service.service.name
         self.target = AppautoscalingTarget(
             self, "target", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
-            resource_id=f"service/{cluster_name}/{service_name}",
+            resource_id=f"service/{service.cluster.name}/{service_name}",
             min_capacity=settings.min_tasks, max_capacity=settings.max_tasks)
         where: dict[str, Any] = {"resource_id": self.target.resource_id,
                                  "scalable_dimension": self.target.scalable_dimension,
-                 "service_namespace": self.target.service_namespace}
-        queue = {"QueueName": queue_name}
-        service = {"ClusterName": cluster_name, "ServiceName": service_name}
-        visible = _metric("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, "Sum")
-        in_flight = _metric("inflight", "AWS/SQS", "ApproximateNumberOfMessagesNotVisible", queue, "Sum")
-        running = _metric("running", "ECS/ContainerInsights", "RunningTaskCount", service, "Average")
+                                 "service_namespace": self.target.service_namespace}
 
         self.backlog_policy = AppautoscalingPolicy(
             self, "backlog-per-task", name=f"{service_name}-backlog-per-task", policy_type="TargetTrackingScaling",
             **where, target_tracking_scaling_policy_configuration={
                 "target_value": settings.backlog_per_task, "scale_out_cooldown": 60, "scale_in_cooldown": 300,
                 "customized_metric_specification": {"metrics": [
-                    visible, in_flight, running,
-                    Query(id="backlog", label="Waiting and in-flight messages per running task", return_data=True,
-                          expression="(visible + inflight) / IF(running > 0, running, 1)")]}})
+                    documents.metric_visible().scaling_query("visible"),
+                    documents.metric_in_flight().scaling_query("inflight"),
+                    service.metric_running_tasks().scaling_query("running"),
+                    ScalingQuery(id="backlog", label="Waiting and in-flight messages per running task",
+                                 return_data=True, expression="(visible + inflight) / IF(running > 0, running, 1)")]}})
 
         self.wake_policy = AppautoscalingPolicy(
             self, "scale-from-zero", name=f"{service_name}-scale-from-zero", policy_type="StepScaling",
@@ -95,7 +88,7 @@ class QueueScaling(Construct):
             alarm_description="Messages are waiting and the service wants no task: set it to one",
             comparison_operator="GreaterThanOrEqualToThreshold", threshold=1, evaluation_periods=1,
             treat_missing_data="notBreaching", alarm_actions=[self.wake_policy.arn], metric_query=[
-                metric_query("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, "Sum", period=60),
-                metric_query("desired", "ECS/ContainerInsights", "DesiredTaskCount", service, "Average", period=60),
+                documents.metric_visible().with_(period=60).alarm_query("visible"),
+                service.metric_desired_tasks().with_(period=60).alarm_query("desired"),
                 CloudwatchMetricAlarmMetricQuery(id="waiting", return_data=True, label="Work waiting, no task wanted",
                                                  expression="IF(FILL(desired, 0) == 0 AND visible > 0, 1, 0)")])

@@ -23,6 +23,7 @@ from constructs_lib.provider import add_aws_provider
 from constructs_lib.scaling import QueueScaling
 from constructs_lib.secure_bucket import SecureBucket, SecureBucketProps
 from constructs_lib.service import OcrService
+from constructs_lib.task_definition import OcrTaskDefinition
 
 
 class AppStack(TerraformStack):
@@ -98,30 +99,22 @@ class ServiceStack(AppStack):
         documents.grant_process(roles.task_role)
         grant_model_source_read(roles.task_role, settings.models)
         image.grant_pull(roles.execution_role)
-        # OcrService grants its own log group to the execution role and task protection to the task role.
-        ocr = OcrService(self, "ocr", settings.service, project=project, region=settings.region,
-                         image_uri=image.image_uri, file_system_id=cache.file_system_id,
-                         access_point_id=cache.access_point_id, uid=settings.model_cache.uid,
-                         gid=settings.model_cache.gid, task_role=roles.task_role,
-                         execution_role=roles.execution_role, subnet_ids=network.private_subnet_ids,
-                         security_group_id=network.task_security_group.id,
-                         environment={**documents.worker_environment, "OCR_MODEL_TIER": settings.models.tier,
-                                      "OCR_MODEL_SOURCE": settings.models.source},
-                         depends_on=[image.build] if image.build else None)
-        QueueScaling(self, "scaling", settings.scaling, cluster_name=ocr.cluster.name,
-                     service_name=ocr.service.name, queue_name=documents.queue.name)
+        # The task definition grants its log group to the execution role; the service grants task
+        # protection to the task role.
+        task = OcrTaskDefinition(self, "ocr-task", settings.service.task_props(), project=project,
+                                 region=settings.region, image=image, cache=cache, roles=roles, pipeline=documents,
+                                 environment={"OCR_MODEL_TIER": settings.models.tier,
+                                              "OCR_MODEL_SOURCE": settings.models.source})
+        ocr = OcrService(self, "ocr", settings.service.service_props(), project=project, task=task,
+                         subnet_ids=network.private_subnet_ids, security_group_id=network.task_security_group.id)
+        QueueScaling(self, "scaling", settings.scaling, service=ocr, documents=documents)
         monitoring = Monitoring(self, "monitoring", settings.monitoring, project=project, region=settings.region,
-                                account_id=account_id,
-                                cluster_name=ocr.cluster.name, cluster_arn=ocr.cluster.arn,
-                                service_name=ocr.service.name,
-                                queue_name=documents.queue.name, dlq_name=documents.dlq.name,
-                                file_system_id=cache.file_system_id,
-                                throughput_mode=settings.model_cache.throughput_mode)
+                                account_id=account_id, service=ocr, documents=documents, cache=cache)
 
         self.output("cluster_name", ocr.cluster.name, "ECS cluster")
         self.output("service_name", ocr.service.name, "ECS service")
-        self.output("task_definition_family", ocr.task_definition.family, "Task definition family")
-        self.output("log_group", ocr.log_group.name, "CloudWatch log group of both containers")
+        self.output("task_definition_family", task.family, "Task definition family")
+        self.output("log_group", task.log_group.name, "CloudWatch log group of both containers")
         self.output("task_role_arn", roles.task_role.arn, "Task role of the PaddleOCR tasks")
         self.output("execution_role_arn", roles.execution_role.arn, "Task execution role")
         self.output("dashboard_name", monitoring.dashboard.dashboard_name, "CloudWatch dashboard")
@@ -132,3 +125,4 @@ class ServiceStack(AppStack):
         self.output("output_bucket", documents.output.bucket.bucket, "Results are written here")
         self.output("queue_url", documents.queue.url, "Jobs queue")
         self.output("dlq_url", documents.dlq.url, "Dead-letter queue")
+

@@ -22,6 +22,9 @@ def checkov(directory: Path) -> dict:
                             capture_output=True, text=True, cwd=ROOT, timeout=600)
     report = json.loads(result.stdout)
     reports = report if isinstance(report, list) else [report]
+    # A stack checkov cannot parse is not scanned at all, and reports no failed check.
+    unparsed = sum(r["summary"]["parsing_errors"] for r in reports)
+    assert unparsed == 0, f"checkov could not parse {unparsed} file(s) under {directory}:\n{result.stderr[-2000:]}"
     return {"failed": [c for r in reports for c in r["results"]["failed_checks"]],
             "passed": [c for r in reports for c in r["results"]["passed_checks"]]}
 

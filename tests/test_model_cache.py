@@ -158,6 +158,28 @@ def test_adopt_existing_with_mount_targets_and_access_point():
     assert one(resources(doc, "aws_security_group"))["name"] == "sabuho-paddleocr-models-efs"
 
 
+def cache_of(**model_cache):
+    return ModelCache(new_stack(), "cache", ModelCacheProps(**model_cache), project="sabuho", vpc_id="vpc-1",
+                      subnets_by_az={"us-east-1a": "subnet-a"}, client_security_group_id="sg-tasks")
+
+
+def test_facts_are_the_props_for_what_it_creates():
+    cache = cache_of(uid=2000, gid=3000, throughput_mode="bursting")
+    assert (cache.uid, cache.gid, cache.posix_user, cache.throughput_mode) == (2000, 3000, "2000:3000", "bursting")
+    assert cache.metric_burst_credit_balance().dimensions == {"FileSystemId": cache.file_system_id}
+
+
+def test_facts_of_what_it_adopts_are_read_from_it():
+    from constructs_lib.framework import Token
+
+    cache = cache_of(existing_file_system_id="fs-0123456789abcdef0", existing_security_group_id="sg-0123456789abcdef0",
+                     existing_access_point_id="fsap-0123456789abcdef0", throughput_mode="elastic")
+    # Terraform expressions on the data sources, not the props' defaults.
+    assert all(Token.is_unresolved(v) for v in (cache.uid, cache.gid, cache.throughput_mode))
+    doc = synth_stack(cache.node.scope)
+    assert one(data_sources(doc, "aws_efs_access_point"))["access_point_id"] == "fsap-0123456789abcdef0"
+
+
 # -- props: what EFS refuses at apply time fails when the props are built ---------------------
 
 BAD_PROPS = {
@@ -181,6 +203,11 @@ BAD_PROPS = {
                                   "existing_security_group_id: required"),
     "access point without file system": (dict(existing_access_point_id="fsap-0123456789abcdef0"),
                                          "existing_access_point_id: only valid together"),
+    # EFS enforces the access point's POSIX user on every client: a uid here would be ignored.
+    "uid beside an adopted access point": (dict(existing_file_system_id="fs-0123456789abcdef0",
+                                                existing_security_group_id="sg-0123456789abcdef0",
+                                                existing_access_point_id="fsap-0123456789abcdef0", uid=4242),
+                                           "uid: an adopted access point has its own POSIX user"),
     "name tag too long": (dict(name="m" * 257), "name.Name:"),
 }
 

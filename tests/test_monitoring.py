@@ -22,27 +22,10 @@ def test_tasks_stopping_with_a_failed_container_notify_the_alarm_topic(service_d
     assert pattern["detail"]["group"] == ["service:" + ref(service_doc, "aws_ecs_service", "name")]
     target = one(resources(service_doc, "aws_cloudwatch_event_target"))
     assert target["arn"] == ref(service_doc, "aws_sns_topic", "arn")
-    # The topic lets this rule publish, and the key lets EventBridge encrypt.
-    statements = {st["sid"]: st for st in policy_statements(service_doc, one(resources(service_doc, "aws_sns_topic_policy"))["policy"])}
-    events = statements["TaskFailedRulePublishes"]
-    assert events["principals"] == [{"type": "Service", "identifiers": ["events.amazonaws.com"]}]
+    # The topic lets this rule publish (tests/test_alarm_topic.py checks the key lets EventBridge encrypt).
+    topic_policy = one(resources(service_doc, "aws_sns_topic_policy"))["policy"]
+    events = {st["sid"]: st for st in policy_statements(service_doc, topic_policy)}["EventRulesPublish"]
     assert events["condition"][0]["values"] == [ref(service_doc, "aws_cloudwatch_event_rule", "arn")]
-    assert statements["DenyWithoutTls"]["effect"] == "Deny"
-    key = {st["Sid"]: st for st in json.loads(one(resources(service_doc, "aws_kms_key"))["policy"])["Statement"]}
-    assert key["EventBridgePublish"]["Principal"] == {"Service": "events.amazonaws.com"}
-
-
-def test_alarm_topic_uses_a_rotated_customer_key_that_cloudwatch_may_use_for_this_account_only(service_doc):
-    topic = one(resources(service_doc, "aws_sns_topic"))
-    key = one(resources(service_doc, "aws_kms_key"))
-    assert topic["kms_master_key_id"] == ref(service_doc, "aws_kms_key", "arn")  # never alias/aws/sns
-    assert key["enable_key_rotation"] is True
-    statements = {st["Sid"]: st for st in json.loads(key["policy"])["Statement"]}
-    assert statements["AccountAdministers"]["Principal"]["AWS"].endswith(":root")
-    cloudwatch = statements["CloudWatchAlarmsPublish"]
-    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert cloudwatch["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
-    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": "${data.aws_caller_identity.aws-account.account_id}"}}
 
 
 def test_alarms_go_to_the_topic(service_doc):
@@ -60,8 +43,24 @@ def test_alarms_go_to_the_topic(service_doc):
 def test_bursting_mode_adds_the_credit_alarm_and_email_subscribes(tmp_path):
     doc = load_stack(synth_app(tmp_path, settings(model_cache={"throughput_mode": "bursting"},
                                                   monitoring={"alarm_email": "ops@example.com"})), "service")
-    assert any(a["alarm_name"].endswith("efs-burst-credits") for a in resources(doc, "aws_cloudwatch_metric_alarm"))
+    burst = one([a for a in resources(doc, "aws_cloudwatch_metric_alarm") if a["alarm_name"].endswith("burst-credits")])
+    assert "count" not in burst and burst["metric_name"] == "BurstCreditBalance"
     assert one(resources(doc, "aws_sns_topic_subscription"))["endpoint"] == "ops@example.com"
+
+
+def test_an_adopted_file_systems_own_throughput_mode_decides_the_credit_alarm(tmp_path):
+    """The settings' throughput_mode describes a file system this project creates; an adopted one
+    has its own, read by Terraform: the alarm exists exactly when that one bursts."""
+    stacks = synth_app(tmp_path, settings(model_cache={"existing_file_system_id": "fs-0123456789abcdef0",
+                                                       "existing_security_group_id": "sg-0123456789abcdef0"}))
+    doc = load_stack(stacks, "service")
+    burst = one([a for a in resources(doc, "aws_cloudwatch_metric_alarm") if a["alarm_name"].endswith("burst-credits")])
+    # The mode crosses from the model-cache stack, where the data source reads the file system.
+    cache = load_stack(stacks, "model-cache")
+    [fs] = cache["data"]["aws_efs_file_system"]
+    assert f"data.aws_efs_file_system.{fs}.throughput_mode" in json.dumps(cache["output"])
+    assert burst["count"].startswith("${(data.terraform_remote_state.") and burst["count"].endswith(
+        'throughput_mode == "bursting") ? 1 : 0}')
 
 
 def test_dashboard_has_the_guides_efs_metrics_queue_tasks_cpu_memory(service_doc):

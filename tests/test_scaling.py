@@ -2,8 +2,8 @@
 
 import pytest
 
-from constructs_lib.scaling import QueueScaling, QueueScalingProps
-from tests.synth import assert_refused, new_stack, one, resources, synth_stack
+from constructs_lib.scaling import QueueScalingProps
+from tests.synth import assert_refused, load_stack, one, ref, resources, settings, synth_app
 
 
 def test_scaling_from_zero_to_max(service_doc):
@@ -47,11 +47,22 @@ def test_props_refuse_bounds_application_auto_scaling_refuses(props, message):
     assert_refused(QueueScalingProps, props, message)
 
 
-def test_bounds_come_from_the_props():
-    stack = new_stack()
-    QueueScaling(stack, "scaling", QueueScalingProps(min_tasks=1, max_tasks=3, backlog_per_task=8),
-                 cluster_name="c", service_name="s", queue_name="q")
-    doc = synth_stack(stack)
+def test_metrics_are_the_queues_and_the_services_own(service_doc):
+    tracking = next(p for p in resources(service_doc, "aws_appautoscaling_policy")
+                    if p["policy_type"] == "TargetTrackingScaling")
+    metrics = {m["id"]: m["metric_stat"]["metric"] for m in tracking["target_tracking_scaling_policy_configuration"][
+        "customized_metric_specification"]["metrics"] if "metric_stat" in m}
+    [jobs] = [k for k, q in service_doc["resource"]["aws_sqs_queue"].items() if q["name"].endswith("-jobs")]
+    queue = [{"name": "QueueName", "value": f"${{aws_sqs_queue.{jobs}.name}}"}]
+    assert metrics["visible"]["dimensions"] == metrics["inflight"]["dimensions"] == queue
+    assert metrics["running"]["dimensions"] == [
+        {"name": "ClusterName", "value": ref(service_doc, "aws_ecs_cluster", "name")},
+        {"name": "ServiceName", "value": ref(service_doc, "aws_ecs_service", "name")}]
+
+
+def test_bounds_come_from_the_props(tmp_path):
+    doc = load_stack(synth_app(tmp_path, settings(scaling={"min_tasks": 1, "max_tasks": 3, "backlog_per_task": 8})),
+                     "service")
     target = one(resources(doc, "aws_appautoscaling_target"))
     assert (target["min_capacity"], target["max_capacity"]) == (1, 3)
     tracking = next(p for p in resources(doc, "aws_appautoscaling_policy") if p["policy_type"] == "TargetTrackingScaling")

@@ -26,6 +26,7 @@ from constructs_lib.network import Network, NetworkProps  # noqa: E402
 from constructs_lib.provider import add_aws_provider  # noqa: E402
 from constructs_lib.scaling import QueueScaling, QueueScalingProps  # noqa: E402
 from constructs_lib.service import OcrService, OcrServiceProps  # noqa: E402
+from constructs_lib.task_definition import OcrTaskDefinition, TaskProps  # noqa: E402
 
 PROJECT, REGION = "teamd", "eu-central-1"
 IMAGE = "111122223333.dkr.ecr.eu-central-1.amazonaws.com/teamd-processor:2026-11-29"
@@ -53,19 +54,13 @@ class OcrStack(TerraformStack):
         documents.grant_process(roles.task_role)
         image.grant_pull(roles.execution_role)
 
-        service = OcrService(
-            self, "ocr", OcrServiceProps(cpu=2048, memory=4096, spot=True), project=PROJECT, region=REGION,
-            image_uri=image.image_uri, file_system_id=cache.file_system_id, access_point_id=cache.access_point_id,
-            uid=1000, gid=1000, task_role=roles.task_role, execution_role=roles.execution_role,
-            subnet_ids=network.private_subnet_ids, security_group_id=network.task_security_group.id,
-            environment=documents.worker_environment)
-        QueueScaling(self, "scaling", QueueScalingProps(max_tasks=4), cluster_name=service.cluster.name,
-                     service_name=service.service.name, queue_name=documents.queue.name)
+        task = OcrTaskDefinition(self, "ocr-task", TaskProps(cpu=2048, memory=4096), project=PROJECT, region=REGION,
+                                 image=image, cache=cache, roles=roles, pipeline=documents)
+        service = OcrService(self, "ocr", OcrServiceProps(spot=True), project=PROJECT, task=task,
+                             subnet_ids=network.private_subnet_ids, security_group_id=network.task_security_group.id)
+        QueueScaling(self, "scaling", QueueScalingProps(max_tasks=4), service=service, documents=documents)
         Monitoring(self, "monitoring", MonitoringProps(alarm_email="ocr-oncall@example.com"), project=PROJECT,
-                   region=REGION, account_id=account.account_id, cluster_name=service.cluster.name,
-                   cluster_arn=service.cluster.arn, service_name=service.service.name,
-                   queue_name=documents.queue.name, dlq_name=documents.dlq.name,
-                   file_system_id=cache.file_system_id, throughput_mode="elastic")
+                   region=REGION, account_id=account.account_id, service=service, documents=documents, cache=cache)
         TerraformOutput(self, "queue_url", value=documents.queue.url)
 
 

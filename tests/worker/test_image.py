@@ -102,6 +102,6 @@ def test_the_final_stage_installs_no_mesa():
 def test_the_service_offers_the_backends_the_image_has():
     from ocr_worker.cache import BACKENDS
 
-    from constructs_lib.service import BACKENDS as SERVICE_BACKENDS
+    from constructs_lib.task_definition import BACKENDS as SERVICE_BACKENDS
 
     assert SERVICE_BACKENDS == BACKENDS

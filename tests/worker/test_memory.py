@@ -20,7 +20,7 @@ from tests.worker.conftest import worker_env
 
 pytestmark = [pytest.mark.ocr, pytest.mark.slow]
 
-#: MiB: 25% below the 4 GB (4096 MiB) task (constructs_lib: OcrServiceProps.memory).
+#: MiB: 25% below the 4 GB (4096 MiB) task (constructs_lib: TaskProps.memory).
 BOUND_MB = 3072
 #: MiB a normal page may add once the largest documents have been read (allocator caches).
 CREEP_MB = 100
