@@ -5,9 +5,23 @@ the API_HealthCheck reference, cited in fargate_local/rules.py."""
 
 import pytest
 
-from fargate_local.rules import (DEFAULT_STOP_TIMEOUT, HEALTHY, MET, PENDING, RUNNING, STOPPED, UNHEALTHY, UNKNOWN,
-                                 WAIT, ContainerState, HealthCheck, dependency, stop_order, stop_timeout,
-                                 task_stop_reason)
+from fargate_local.rules import (
+    DEFAULT_STOP_TIMEOUT,
+    HEALTHY,
+    MET,
+    PENDING,
+    RUNNING,
+    STOPPED,
+    UNHEALTHY,
+    UNKNOWN,
+    WAIT,
+    ContainerState,
+    HealthCheck,
+    dependency,
+    stop_order,
+    stop_timeout,
+    task_stop_reason,
+)
 from fargate_local.taskdef import TaskError
 
 

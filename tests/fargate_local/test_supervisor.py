@@ -7,14 +7,11 @@ unless the image declares VOLUME there, aws/containers-roadmap#938), "Container 
 """
 
 import json
-import re
-import subprocess
-import sys
 import time
 
 import pytest
 
-from fargate_local import AccessPoint, LocalTask, TaskDefinition, TaskError
+from fargate_local import AccessPoint, LocalTask, TaskDefinition
 from tests.e2e.containers import make_busybox_image, podman, podman_env
 
 pytestmark = [pytest.mark.runner, pytest.mark.slow]

@@ -11,6 +11,7 @@ import pytest
 from fargate_local import AccessPoint, TaskDefinition, TaskError
 from fargate_local.volumes import prepare
 
+
 class Image:
     """Declares VOLUME /declared, holding a 1777 directory owned by 0:0 with one file of uid 1000."""
 
