@@ -23,7 +23,10 @@ from .taskdef import TaskDefinition
 @dataclass
 class LocalTask:
     """``start()`` returns at once; ``wait()`` blocks until every container has stopped;
-    ``stop()`` drains it as ECS does."""
+    ``stop()`` drains it as ECS does.
+
+    Size: the public calls, the loop and the state changes under its lock; the rules it applies
+    are ``rules``, the volumes ``volumes``, the container CLI ``engine``."""
 
     task: TaskDefinition
     workdir: Path

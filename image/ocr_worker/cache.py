@@ -16,6 +16,10 @@ PaddleX itself trusts any folder that exists, and its downloads are a copy on EF
 so a crash leaves half-written folders that every later task trusts. Here a model is published
 only by an atomic rename of a fully verified, fsynced folder, and trusted only if its manifest
 matches the files.
+
+Size: one module and one class, because warming is one transaction over the shared folder: the
+lock, the staging, the checks, the conversion and the publish share the cache home, the manifest
+format and the lock's lifetime, and each step's failure maps to one exit code.
 """
 
 from __future__ import annotations
@@ -36,22 +40,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from ocr_worker.exits import (
+    EXIT_BAD_ARCHIVE,
+    EXIT_CHECKSUM,
+    EXIT_CONVERSION,
+    EXIT_LOCK_TIMEOUT,
+    EXIT_READ_ONLY_MISSING,
+    EXIT_SOURCE_UNREACHABLE,
+    CacheError,
+)
 from ocr_worker.models import REQUIRED_FILES, ModelLock, ModelSpec, SourceUnreachable, fetch
 
 log = logging.getLogger("ocr_worker.cache")
 
 MANIFEST = ".manifest.json"
 
-# Exit codes of `warm`; each comes with a one-line reason.
-EXIT_READY = 0
-EXIT_LOCK_TIMEOUT = 10
-EXIT_CHECKSUM = 11
-EXIT_SOURCE_UNREACHABLE = 12
-EXIT_READ_ONLY_MISSING = 13
-EXIT_BAD_ARCHIVE = 14
-#: worker/serve: a model is not ready (run warm first).
-EXIT_NOT_READY = 15
-EXIT_CONVERSION = 16
 #: OCR_BACKEND: Paddle Inference (Paddle-format models), or ONNX Runtime (ONNX-format models, and
 #: Paddle-format ones converted by ``warm``). Unset: ONNX Runtime if the lock has an ONNX model.
 BACKENDS = ("paddle", "onnxruntime")
@@ -69,14 +72,6 @@ def resolve_backend(lock: ModelLock, requested: Optional[str]) -> str:
         raise ValueError(f"OCR_BACKEND=paddle cannot run ONNX-format models ({', '.join(onnx)}): "
                          "unset it, or use a lock of Paddle-format models")
     return requested
-
-
-class CacheError(Exception):
-    """A cache failure with its exit code."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass
@@ -104,6 +99,11 @@ def _fsync_dir(path: Path) -> None:
 
 
 class ModelCache:
+    """The models of ``lock`` under ``home``: their states, ``warm`` (fill, verify, publish,
+    convert) and the folders an engine loads.
+
+    Size: see the module docstring."""
+
     def __init__(self, home: Path, lock: ModelLock, source: str = "official", backend: Optional[str] = None) -> None:
         self.home = Path(home)
         self.models_dir = self.home / "official_models"

@@ -9,14 +9,13 @@ import sys
 from pathlib import Path
 
 from ocr_worker import heartbeat, logs, settings, signals
-from ocr_worker.cache import EXIT_NOT_READY, CacheError, ModelCache
-from ocr_worker.engine import ModelsNotReady, configure_paddlex
+from ocr_worker.cache import ModelCache
+from ocr_worker.engine import configure_paddlex
+from ocr_worker.exits import EXITING, ConfigError
 from ocr_worker.inference import InferenceThread
 from ocr_worker.models import ModelLock, default_lock_path
-from ocr_worker.settings import ConfigError
 
 log = logging.getLogger("ocr_worker")
-EXIT_CONFIG = 2
 
 
 def import_inference_libraries() -> None:
@@ -59,10 +58,10 @@ def cmd_lock(args, config: dict) -> int:
 
 
 def cmd_health(args, config: dict) -> int:
-    age = heartbeat.age_seconds()
+    age = heartbeat.age_seconds(config["OCR_HEARTBEAT_FILE"])
     limit = config["OCR_HEARTBEAT_MAX_AGE"]
     if age is None:
-        print(f"unhealthy: no heartbeat at {heartbeat.path()} (the loop has not started)")
+        print(f"unhealthy: no heartbeat at {config['OCR_HEARTBEAT_FILE']} (the loop has not started)")
         return 1
     if age > limit:
         print(f"unhealthy: last heartbeat {age:.0f} s ago (limit {limit} s)")
@@ -87,7 +86,8 @@ def cmd_worker(args, config: dict) -> int:
         output_prefix=config["OCR_OUTPUT_PREFIX"], visibility_timeout=config["OCR_VISIBILITY_TIMEOUT"],
         retry_delay=config["OCR_RETRY_DELAY"], wait_seconds=config["OCR_WAIT_SECONDS"], dlq_url=config["OCR_DLQ_URL"],
         max_failures=config["OCR_MAX_FAILURES"], max_document_seconds=config["OCR_MAX_DOCUMENT_SECONDS"],
-        stop_seconds=config["OCR_STOP_SECONDS"])
+        stop_seconds=config["OCR_STOP_SECONDS"], heartbeat_file=config["OCR_HEARTBEAT_FILE"],
+        ecs_agent_uri=config["ECS_AGENT_URI"])
     log.info("loading the models")
     import_inference_libraries()
     # The worker's loop hands each document to the thread that loaded the engine.
@@ -108,7 +108,8 @@ def cmd_serve(args, config: dict) -> int:
         raise ConfigError(f"--port: {port} is not a TCP port")
     inference = InferenceThread(_engine_loader(config), config["OCR_MAX_WAITING"])
     serve(inference, host, port, max_connections=config["OCR_MAX_CONNECTIONS"],
-          max_document_seconds=config["OCR_MAX_DOCUMENT_SECONDS"], read_timeout=config["OCR_READ_TIMEOUT"])
+          max_document_seconds=config["OCR_MAX_DOCUMENT_SECONDS"], read_timeout=config["OCR_READ_TIMEOUT"],
+          heartbeat_file=config["OCR_HEARTBEAT_FILE"])
     inference.wait_loaded(0)  # re-raises a load error: ModelsNotReady exits EXIT_NOT_READY
     return 0
 
@@ -138,15 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         for logger in (logging.getLogger(), log):
             logger.setLevel(config["LOG_LEVEL"].upper())
         return handler(args, config)
-    except ConfigError as error:
-        log.error(f"config error: {error}")
-        return EXIT_CONFIG
-    except CacheError as error:
-        log.error(str(error), extra={"fields": {"exit_code": error.code}})
+    except EXITING as error:  # one line and its exit code (ocr_worker.exits)
+        message = f"config error: {error}" if isinstance(error, ConfigError) else str(error)
+        log.error(message, extra={"fields": {"exit_code": error.code}})
         return error.code
-    except ModelsNotReady as error:
-        log.error(str(error))
-        return EXIT_NOT_READY
     except signals.Stopped as stopped:
         log.info("stopped before ready", extra={"fields": {"signal": str(stopped)}})
         # The model may still be loading on a daemon thread inside native code: exit now rather

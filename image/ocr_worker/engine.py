@@ -13,15 +13,12 @@ import numpy as np
 from ocr_worker import cpus
 from ocr_worker.cache import ModelCache
 from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGES, PDF_DPI, PageError, pages
+from ocr_worker.exits import ModelsNotReady
 
 #: PaddleOCR's keyword prefix (``<prefix>_model_name``, ``<prefix>_model_dir``) for each role of a lock.
 ARGUMENTS = {"doc_orientation": "doc_orientation_classify", "doc_unwarping": "doc_unwarping",
              "text_detection": "text_detection", "textline_orientation": "textline_orientation",
              "text_recognition": "text_recognition"}
-
-
-class ModelsNotReady(RuntimeError):
-    pass
 
 
 def _libc():

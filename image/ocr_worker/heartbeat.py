@@ -8,7 +8,6 @@ HealthCheck). A worker stuck in a page, a dead loop or a wedged queue client the
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -18,15 +17,12 @@ DEFAULT_FILE = "/tmp/ocr-worker.heartbeat"
 DEFAULT_MAX_AGE = 120
 
 
-def path() -> Path:
-    return Path(os.environ.get("OCR_HEARTBEAT_FILE", DEFAULT_FILE))
-
-
 class Heartbeat:
-    """Touch the file at most every ``every`` seconds (a poll loop may spin fast)."""
+    """Touch ``file`` (``OCR_HEARTBEAT_FILE``) at most every ``every`` seconds (a poll loop may
+    spin fast)."""
 
-    def __init__(self, every: float = 1.0) -> None:
-        self.file, self.every, self.last = path(), every, 0.0
+    def __init__(self, file: str | Path = DEFAULT_FILE, every: float = 1.0) -> None:
+        self.file, self.every, self.last = Path(file), every, 0.0
 
     def beat(self) -> None:
         now = time.monotonic()
@@ -35,9 +31,9 @@ class Heartbeat:
             self.last = now
 
 
-def age_seconds() -> float | None:
+def age_seconds(file: str | Path) -> float | None:
     """Seconds since the last beat, or None if the loop never beat."""
     try:
-        return time.time() - path().stat().st_mtime
+        return time.time() - Path(file).stat().st_mtime
     except FileNotFoundError:
         return None

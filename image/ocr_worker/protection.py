@@ -1,7 +1,8 @@
 """ECS task scale-in protection, set from inside the task while it holds a document.
 
 A protected task is not stopped by service scale-in or by a deployment; protection expires by
-itself, so a crashed worker never pins a task. Outside ECS (no ``ECS_AGENT_URI``) it does nothing.
+itself, so a crashed worker never pins a task. Outside ECS (no ``ECS_AGENT_URI``, which ECS sets
+and the settings pass in) it does nothing.
 https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-scale-in-protection-endpoint.html
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import urllib.request
 
 log = logging.getLogger("ocr_worker.protection")
@@ -25,10 +25,6 @@ class TaskProtection:
         # Long enough for the slowest allowed document plus its upload, never past the limit.
         self.minutes = min(MAX_MINUTES, max(MIN_MINUTES, math.ceil((max_document_seconds + 120) / 60)))
         self.enabled = False
-
-    @classmethod
-    def from_environment(cls, max_document_seconds: int) -> "TaskProtection":
-        return cls(os.environ.get("ECS_AGENT_URI"), max_document_seconds)
 
     def protect(self) -> None:
         self._put({"ProtectionEnabled": True, "ExpiresInMinutes": self.minutes})

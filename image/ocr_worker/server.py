@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ocr_worker.documents import MAX_BYTES, DocumentError
-from ocr_worker.heartbeat import Heartbeat
+from ocr_worker.heartbeat import DEFAULT_FILE, Heartbeat
 from ocr_worker.inference import Busy, InferenceThread
 
 log = logging.getLogger("ocr_worker.server")
@@ -82,8 +82,8 @@ class _Refused(Exception):
 
 
 def create_app(inference: InferenceThread, *, max_document_seconds: int = 600, read_timeout: int = 30,
-               max_bytes: int = MAX_BYTES) -> FastAPI:
-    heartbeat = Heartbeat()
+               max_bytes: int = MAX_BYTES, heartbeat_file: str = DEFAULT_FILE) -> FastAPI:
+    heartbeat = Heartbeat(heartbeat_file)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):

@@ -13,6 +13,7 @@ from typing import Callable, Mapping, Optional
 
 from ocr_worker.cache import BACKENDS
 from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGE_PIXELS, MAX_PAGES, PDF_DPI
+from ocr_worker.exits import ConfigError
 from ocr_worker.heartbeat import DEFAULT_FILE, DEFAULT_MAX_AGE
 from ocr_worker.inference import DEFAULT_MAX_WAITING
 from ocr_worker.models import DEFAULT_TIER, TIERS
@@ -27,10 +28,6 @@ SQS_MAX_VISIBILITY = 43_200
 # Fargate's stopTimeout is at most 120 s, at least 2 s (https://docs.aws.amazon.com/AmazonECS/latest/
 # developerguide/task_definition_parameters.html#container_definition_timeout).
 FARGATE_MAX_STOP_TIMEOUT = 120
-
-
-class ConfigError(Exception):
-    """A setting is missing or wrong: one line, exit 2."""
 
 
 def _model_source(value: str) -> Optional[str]:

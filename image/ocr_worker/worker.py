@@ -26,10 +26,15 @@ Stop and retry semantics (the README's "Stop and retry semantics" says the same)
   was overwritten or deleted since) is skipped with a log line: the newer upload has its own
   event. Results are written conditionally (``If-Match`` / ``If-None-Match``) on what was seen
   before a last "still current?" check, so a stale record can never overwrite a newer result.
+
+Size: the whole life of a message in one module, so every rule above can be read beside the code
+that keeps it. The result writer (``_write`` and the heads it reads) and the queue's moves
+(requeue, dead-letter, lease) are the next pieces to split out as classes of their own.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import signal
@@ -44,7 +49,7 @@ import botocore.exceptions
 
 from ocr_worker.documents import MAX_BYTES, DocumentError, page_count
 from ocr_worker.engine import OcrEngine
-from ocr_worker.heartbeat import Heartbeat
+from ocr_worker.heartbeat import DEFAULT_FILE, Heartbeat
 from ocr_worker.inference import InferenceThread
 from ocr_worker.protection import TaskProtection
 
@@ -78,6 +83,10 @@ class WorkerConfig:
     max_document_seconds: int = 600
     #: Seconds between SIGTERM and SIGKILL (the container's stopTimeout).
     stop_seconds: int = 120
+    #: Touched while the loop runs; ``ocr-worker health`` reads it.
+    heartbeat_file: str = DEFAULT_FILE
+    #: The ECS agent's endpoint (``ECS_AGENT_URI``): where the task protects itself. None outside ECS.
+    ecs_agent_uri: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,17 @@ class Source:
 
     def as_dict(self) -> dict:
         return {"bucket": self.bucket, "key": self.key, "etag": self.etag, "version": self.version}
+
+
+class Outcome(str, enum.Enum):
+    """What ``Worker.handle`` did with a message. Each deletes the message it received; RETRY,
+    INTERRUPTED and STOPPING first send its body again as a new message."""
+
+    DONE = "done"  # a result, an error result, or a logged skip, for every record
+    INTERRUPTED = "interrupted"  # SIGTERM, and the rest could not finish in time: no failure counted
+    RETRY = "retry"  # an outage or a bug: one more failure, sent again after retry_delay
+    DEAD = "dead"  # max_failures reached: moved to the dead-letter queue
+    STOPPING = "stopping"  # received after SIGTERM: sent back unread
 
 
 class BadMessage(Exception):
@@ -142,16 +162,20 @@ def _is_missing(error: botocore.exceptions.ClientError) -> bool:
 
 
 class Worker:
+    """Receives messages and gives each an ``Outcome``; one document at a time.
+
+    Size: see the module docstring."""
+
     def __init__(self, engine: "OcrEngine | InferenceThread", config: WorkerConfig, sqs=None, s3=None,
                  protection: Optional[TaskProtection] = None) -> None:
         """``engine``: the InferenceThread that owns the engine (as `ocr-worker worker` runs it), or
         an OcrEngine called from this thread only."""
         self.engine, self.config = engine, config
         self.sqs, self.s3 = sqs or boto3.client("sqs"), s3 or boto3.client("s3")
-        self.protection = protection or TaskProtection.from_environment(config.max_document_seconds)
+        self.protection = protection or TaskProtection(config.ecs_agent_uri, config.max_document_seconds)
         self.stopping = threading.Event()
         self.stop_deadline = float("inf")
-        self.heartbeat = Heartbeat()
+        self.heartbeat = Heartbeat(config.heartbeat_file)
 
     def install_signal_handlers(self) -> None:
         def stop(signum, _frame):
@@ -178,15 +202,15 @@ class Worker:
                 continue
             for message in response.get("Messages", []):
                 if self.stopping.is_set():  # received while stopping: hand it straight back
-                    self._requeue(message, self._failures(message), 0, "stopping")
+                    self._requeue(message, self._failures(message), 0, Outcome.STOPPING)
                 else:
                     self.handle(message)
         log.info("stopped")
 
     # -- one message ---------------------------------------------------------------------------
 
-    def handle(self, message: dict) -> str:
-        """Process every job of ``message``; returns the outcome: done, interrupted, retry or dead."""
+    def handle(self, message: dict) -> Outcome:
+        """Process every job of ``message``, and say what became of it."""
         fields = {"message_id": message["MessageId"], "failures": self._failures(message),
                   "receive_count": int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))}
         try:
@@ -194,7 +218,7 @@ class Worker:
         except BadMessage as error:
             log.error("malformed message; deleted", extra={"fields": {**fields, "error": str(error)}})
             self._delete(message)
-            return "done"
+            return Outcome.DONE
         done = threading.Event()
         keeper = threading.Thread(target=self._keep_invisible, args=(message["ReceiptHandle"], done), daemon=True)
         keeper.start()
@@ -204,20 +228,20 @@ class Worker:
                 self.process(job, fields)
         except Interrupted:
             log.info("interrupted; the message goes back to the queue", extra={"fields": fields})
-            return self._requeue(message, fields["failures"], 0, "interrupted")
+            return self._requeue(message, fields["failures"], 0, Outcome.INTERRUPTED)
         except Exception as error:  # transient: S3, SQS, or a bug; retried, then dead-lettered
             failures = fields["failures"] + 1
             log.error("document failed; will retry", extra={"fields": {
                 **fields, "failures": failures, "error": f"{type(error).__name__}: {error}"}})
             if failures >= self.config.max_failures and self.config.dlq_url:
                 return self._dead_letter(message, failures)
-            return self._requeue(message, failures, self.config.retry_delay, "retry")
+            return self._requeue(message, failures, self.config.retry_delay, Outcome.RETRY)
         finally:
             done.set()
             keeper.join()
             self.protection.release()
         self._delete(message)
-        return "done"
+        return Outcome.DONE
 
     def process(self, job: Job, fields: dict) -> None:
         """One record: a result, an error result, or a logged skip. Raises Interrupted, or any
@@ -365,7 +389,7 @@ class Worker:
         except ValueError:
             return 0
 
-    def _requeue(self, message: dict, failures: int, delay: int, outcome: str) -> str:
+    def _requeue(self, message: dict, failures: int, delay: int, outcome: Outcome) -> Outcome:
         """The same body as a new message (its receive count starts again), then the old one goes."""
         try:
             self.sqs.send_message(QueueUrl=self.config.queue_url, MessageBody=message["Body"],
@@ -377,17 +401,17 @@ class Worker:
         self._delete(message)
         return outcome
 
-    def _dead_letter(self, message: dict, failures: int) -> str:
+    def _dead_letter(self, message: dict, failures: int) -> Outcome:
         try:
             self.sqs.send_message(QueueUrl=self.config.dlq_url, MessageBody=message["Body"], MessageAttributes={
                 FAILURES: {"DataType": "Number", "StringValue": str(failures)}})
         except Exception:
             log.exception("could not dead-letter; the message reappears after its lease")
-            return "retry"
+            return Outcome.RETRY
         log.error("dead-lettered after repeated failures", extra={"fields": {
             "message_id": message["MessageId"], "failures": failures}})
         self._delete(message)
-        return "dead"
+        return Outcome.DEAD
 
     def _delete(self, message: dict) -> None:
         try:

@@ -13,10 +13,10 @@ import sys
 import time
 
 import pytest
-
-from ocr_worker.cache import (EXIT_CHECKSUM, EXIT_LOCK_TIMEOUT, EXIT_READ_ONLY_MISSING, EXIT_SOURCE_UNREACHABLE,
-                              MANIFEST)
+from ocr_worker.cache import MANIFEST
+from ocr_worker.exits import EXIT_CHECKSUM, EXIT_LOCK_TIMEOUT, EXIT_READ_ONLY_MISSING, EXIT_SOURCE_UNREACHABLE
 from ocr_worker.models import ModelLock, ModelSpec
+
 from tests.iam.render import Deployment
 from tests.iam.variants import MODEL_SOURCE, MODEL_SOURCE_BUCKET
 from tests.synth import load_stack, settings, synth_app

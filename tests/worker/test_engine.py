@@ -7,12 +7,13 @@ import subprocess
 import sys
 
 import pytest
-
 from ocr_worker import cpus
 from ocr_worker.cache import ModelCache
 from ocr_worker.documents import DocumentError, kind_of, pages
-from ocr_worker.engine import ModelsNotReady, OcrEngine, text_of
+from ocr_worker.engine import OcrEngine, text_of
+from ocr_worker.exits import ModelsNotReady
 from ocr_worker.models import ModelLock
+
 from tests.worker.docs import INVOICE, PAGE_TWO, a4_page, encode, text_image, two_page_pdf
 
 pytestmark = [pytest.mark.ocr, pytest.mark.slow]

@@ -36,13 +36,9 @@ def test_a_stale_heartbeat_is_unhealthy(tmp_path, age, limit, code):
 def test_the_worker_loop_beats_while_it_polls(tmp_path):
     from ocr_worker.heartbeat import Heartbeat
 
-    os.environ["OCR_HEARTBEAT_FILE"] = str(tmp_path / "beat")
-    try:
-        beat = Heartbeat(every=0)
-        beat.beat()
-        first = (tmp_path / "beat").stat().st_mtime_ns
-        time.sleep(0.05)
-        beat.beat()
-        assert (tmp_path / "beat").stat().st_mtime_ns > first
-    finally:
-        del os.environ["OCR_HEARTBEAT_FILE"]
+    beat = Heartbeat(tmp_path / "beat", every=0)
+    beat.beat()
+    first = (tmp_path / "beat").stat().st_mtime_ns
+    time.sleep(0.05)
+    beat.beat()
+    assert (tmp_path / "beat").stat().st_mtime_ns > first

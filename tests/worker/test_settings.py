@@ -4,12 +4,13 @@ import subprocess
 import sys
 
 import pytest
-
-from constructs_lib import model_source
 from ocr_worker import settings
 from ocr_worker.cli import model_cache
+from ocr_worker.exits import ConfigError
 from ocr_worker.models import TIERS, ModelLock, tier_lock_path
-from ocr_worker.settings import SETTINGS, ConfigError, load
+from ocr_worker.settings import SETTINGS, load
+
+from constructs_lib import model_source
 
 
 def test_defaults_load_for_every_command_but_the_worker():
