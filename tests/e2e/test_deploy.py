@@ -158,7 +158,7 @@ def test_alarms_dashboard_and_scaling(deployment):
     sns = deployment["aws"]["sns"]
     attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
     assert attributes["KmsMasterKeyId"].startswith("arn:aws:kms:")  # the customer key, not alias/aws/sns
-    assert "TaskFailedRulePublishes" in attributes["Policy"]
+    assert "EventRulesPublish" in attributes["Policy"]
     scaling = deployment["aws"]["application-autoscaling"]
     [target] = scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 10)
