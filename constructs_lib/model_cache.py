@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal, Optional, Sequence
 
 from constructs import Construct
@@ -104,8 +104,9 @@ class ModelCacheProps(Props):
                 validation.resource_id("existing_security_group_id", self.existing_security_group_id, "sg")
             if self.existing_access_point_id:
                 validation.resource_id("existing_access_point_id", self.existing_access_point_id, "fsap")
+                defaults = {f.name: f.default for f in fields(self)}
                 for key in ("uid", "gid"):  # the access point's own POSIX user applies
-                    check(getattr(self, key) == 1000, key, "an adopted access point has its own POSIX user, "
+                    check(getattr(self, key) == defaults[key], key, "an adopted access point has its own POSIX user, "
                                                            "which the containers run as; remove this key")
         else:
             for key in ("existing_access_point_id", "existing_security_group_id"):
