@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 from ocr_worker import heartbeat, logs, settings, signals
 from ocr_worker.cache import ModelCache
@@ -14,6 +15,7 @@ from ocr_worker.engine import configure_paddlex
 from ocr_worker.exits import EXITING, ConfigError
 from ocr_worker.inference import InferenceThread
 from ocr_worker.models import ModelLock, default_lock_path
+from ocr_worker.settings import CacheSettings, HealthSettings, OcrSettings, ServeSettings, WarmSettings, WorkerSettings
 
 log = logging.getLogger("ocr_worker")
 
@@ -26,22 +28,25 @@ def import_inference_libraries() -> None:
     import paddleocr  # noqa: F401
 
 
-def model_cache(config: dict) -> ModelCache:
+def lock_path(config: CacheSettings) -> Path:
+    return default_lock_path(config.model_lock, config.model_tier)
+
+
+def model_cache(config: CacheSettings) -> ModelCache:
     """The cache of the configured lock and engine; ConfigError on a bad lock or engine."""
     try:
-        lock = ModelLock.load(default_lock_path(config))
-        return ModelCache(Path(config["PADDLE_PDX_CACHE_HOME"]), lock, config["OCR_MODEL_SOURCE"],
-                          config["OCR_BACKEND"])
+        return ModelCache(Path(config.cache_home), ModelLock.load(lock_path(config)), config.model_source,
+                          config.backend)
     except ValueError as e:
         raise ConfigError(str(e)) from None
 
 
-def cmd_warm(args, config: dict) -> int:
-    model_cache(config).warm(lock_timeout=config["OCR_LOCK_TIMEOUT"])
+def cmd_warm(args, config: WarmSettings) -> int:
+    model_cache(config).warm(lock_timeout=config.lock_timeout)
     return 0
 
 
-def cmd_verify(args, config: dict) -> int:
+def cmd_verify(args, config: CacheSettings) -> int:
     cache = model_cache(config)
     problems = 0
     for state in cache.states(deep=not args.quick):
@@ -50,18 +55,18 @@ def cmd_verify(args, config: dict) -> int:
     return 1 if problems else 0
 
 
-def cmd_lock(args, config: dict) -> int:
+def cmd_lock(args, config: CacheSettings) -> int:
     cache = model_cache(config)
-    cache.pinned_lock().save(default_lock_path(config))
-    print(f"pinned {len(cache.lock.models)} models in {default_lock_path(config)}")
+    cache.pinned_lock().save(lock_path(config))
+    print(f"pinned {len(cache.lock.models)} models in {lock_path(config)}")
     return 0
 
 
-def cmd_health(args, config: dict) -> int:
-    age = heartbeat.age_seconds(config["OCR_HEARTBEAT_FILE"])
-    limit = config["OCR_HEARTBEAT_MAX_AGE"]
+def cmd_health(args, config: HealthSettings) -> int:
+    age = heartbeat.age_seconds(config.heartbeat_file)
+    limit = config.heartbeat_max_age
     if age is None:
-        print(f"unhealthy: no heartbeat at {config['OCR_HEARTBEAT_FILE']} (the loop has not started)")
+        print(f"unhealthy: no heartbeat at {config.heartbeat_file} (the loop has not started)")
         return 1
     if age > limit:
         print(f"unhealthy: last heartbeat {age:.0f} s ago (limit {limit} s)")
@@ -70,46 +75,39 @@ def cmd_health(args, config: dict) -> int:
     return 0
 
 
-def _engine_loader(config: dict):
+def _engine_loader(config: OcrSettings):
     """Loads the engine (on the inference thread)."""
     from ocr_worker.engine import OcrEngine
 
-    return lambda: OcrEngine(model_cache(config), config["OCR_MAX_PAGES"], config["OCR_DOWNSCALE_PIXELS"],
-                             config["OCR_PDF_DPI"], config["OCR_CPU_THREADS"])
+    return lambda: OcrEngine(model_cache(config), config.max_pages, config.downscale_pixels, config.pdf_dpi,
+                             config.cpu_threads)
 
 
-def cmd_worker(args, config: dict) -> int:
-    from ocr_worker.worker import Worker, WorkerConfig
+def cmd_worker(args, config: WorkerSettings) -> int:
+    from ocr_worker.worker import Worker
 
-    worker_config = WorkerConfig(
-        queue_url=config["OCR_QUEUE_URL"], output_bucket=config["OCR_OUTPUT_BUCKET"],
-        output_prefix=config["OCR_OUTPUT_PREFIX"], visibility_timeout=config["OCR_VISIBILITY_TIMEOUT"],
-        retry_delay=config["OCR_RETRY_DELAY"], wait_seconds=config["OCR_WAIT_SECONDS"], dlq_url=config["OCR_DLQ_URL"],
-        max_failures=config["OCR_MAX_FAILURES"], max_document_seconds=config["OCR_MAX_DOCUMENT_SECONDS"],
-        stop_seconds=config["OCR_STOP_SECONDS"], heartbeat_file=config["OCR_HEARTBEAT_FILE"],
-        ecs_agent_uri=config["ECS_AGENT_URI"])
     log.info("loading the models")
     import_inference_libraries()
     # The worker's loop hands each document to the thread that loaded the engine.
     inference = InferenceThread(_engine_loader(config), max_waiting=1)
     inference.wait_loaded()  # ModelsNotReady: exit EXIT_NOT_READY before touching the queue
-    worker = Worker(inference, worker_config)
+    worker = Worker(inference, config)
     worker.install_signal_handlers()
     worker.run()
     return 0
 
 
-def cmd_serve(args, config: dict) -> int:
+def cmd_serve(args, config: ServeSettings) -> int:
     from ocr_worker.server import serve
 
-    host = args.host if args.host is not None else config["OCR_HOST"]
-    port = args.port if args.port is not None else config["OCR_PORT"]
+    host = args.host if args.host is not None else config.host
+    port = args.port if args.port is not None else config.port
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port: {port} is not a TCP port")
-    inference = InferenceThread(_engine_loader(config), config["OCR_MAX_WAITING"])
-    serve(inference, host, port, max_connections=config["OCR_MAX_CONNECTIONS"],
-          max_document_seconds=config["OCR_MAX_DOCUMENT_SECONDS"], read_timeout=config["OCR_READ_TIMEOUT"],
-          heartbeat_file=config["OCR_HEARTBEAT_FILE"])
+    inference = InferenceThread(_engine_loader(config), config.max_waiting)
+    serve(inference, host, port, max_connections=config.max_connections,
+          max_document_seconds=config.max_document_seconds, read_timeout=config.read_timeout,
+          heartbeat_file=config.heartbeat_file)
     inference.wait_loaded(0)  # re-raises a load error: ModelsNotReady exits EXIT_NOT_READY
     return 0
 
@@ -129,15 +127,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None, help="default: OCR_PORT")
     args = parser.parse_args(argv)
     logs.setup()
-    handler = {"warm": cmd_warm, "verify": cmd_verify, "lock": cmd_lock, "health": cmd_health, "worker": cmd_worker,
-               "serve": cmd_serve}[args.command]
+    handlers: dict[str, Callable[[argparse.Namespace, Any], int]] = {
+        "warm": cmd_warm, "verify": cmd_verify, "lock": cmd_lock, "health": cmd_health, "worker": cmd_worker,
+        "serve": cmd_serve}
+    handler = handlers[args.command]
     if args.command in ("warm", "worker"):  # serve answers SIGTERM through uvicorn
         signals.stop_promptly()
     try:
         config = settings.load(args.command)  # every setting checked before anything starts
         # On the package's logger too: importing Paddle sets the root logger to WARNING.
         for logger in (logging.getLogger(), log):
-            logger.setLevel(config["LOG_LEVEL"].upper())
+            logger.setLevel(config.log_level.upper())
         return handler(args, config)
     except EXITING as error:  # one line and its exit code (ocr_worker.exits)
         message = f"config error: {error}" if isinstance(error, ConfigError) else str(error)

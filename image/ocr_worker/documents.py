@@ -60,17 +60,58 @@ def kind_of(data: bytes) -> str:
     raise DocumentError("not a PNG, JPEG, TIFF or PDF document")
 
 
+class Document:
+    """A document opened once: its page count is known before any page is decoded, and iterating
+    yields RGB pages (EXIF orientation applied) of at most ``downscale_pixels``, or a PageError for
+    a page that fails after the first; only one decoded page is held at a time. Opening raises
+    DocumentError when the document as a whole is bad: unreadable, encrypted, over a limit."""
+
+    def __init__(self, data: bytes, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS,
+                 pdf_dpi: int = PDF_DPI) -> None:
+        self.kind, self.data = kind_of(data), data
+        self.downscale_pixels, self.pdf_dpi = downscale_pixels, pdf_dpi
+        self._pdf = self._image = None
+        if self.kind == "pdf":
+            self._pdf = _open_pdf(data)
+            self.page_count = len(self._pdf)
+            if self.page_count == 0:
+                self.close()
+                raise DocumentError("PDF has no pages")
+            what = "PDF has {} pages"
+        else:
+            self._image, self.page_count = _open_image(data)
+            what = "image has {} frames"
+        if self.page_count > max_pages:
+            self.close()
+            raise DocumentError(f"{what.format(self.page_count)}; the limit is {max_pages} (OCR_MAX_PAGES)")
+
+    def __enter__(self) -> "Document":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pdf is not None:
+            self._pdf.close()
+            self._pdf = None
+        if self._image is not None:
+            self._image.close()
+            self._image = None
+
+    def __iter__(self) -> Iterator[Page]:
+        if self._pdf is not None:
+            yield from _pdf_pages(self._pdf, self.page_count, self.downscale_pixels, self.pdf_dpi)
+            return
+        for page in _image_pages(self._image, self.data, self.kind, self.page_count):
+            yield page if isinstance(page, PageError) else _fit(page, self.downscale_pixels)
+
+
 def pages(data: bytes, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS,
           pdf_dpi: int = PDF_DPI) -> Iterator[Page]:
-    """Yield RGB pages (EXIF orientation applied) of at most ``downscale_pixels``, or a PageError
-    for a page that fails after the first; only one decoded page is held at a time. Raises
-    DocumentError when the document as a whole is bad: unreadable, encrypted, over a limit."""
-    kind = kind_of(data)
-    if kind == "pdf":
-        yield from _pdf_pages(data, max_pages, downscale_pixels, pdf_dpi)
-    else:
-        for page in _image_pages(data, kind, max_pages):
-            yield page if isinstance(page, PageError) else _fit(page, downscale_pixels)
+    """The pages of :class:`Document` ``data``, opened and closed around the iteration."""
+    with Document(data, max_pages, downscale_pixels, pdf_dpi) as document:
+        yield from document
 
 
 def _fit(page: np.ndarray, max_pixels: int) -> np.ndarray:
@@ -85,16 +126,19 @@ def _fit(page: np.ndarray, max_pixels: int) -> np.ndarray:
     return cv2.resize(page, size, interpolation=cv2.INTER_AREA)
 
 
-def _image_pages(data: bytes, kind: str, max_pages: int) -> Iterator[Page]:
-    from PIL import Image, ImageOps
+def _open_image(data: bytes):
+    from PIL import Image
 
     try:
         image = Image.open(io.BytesIO(data))  # reads the header only: size and frames
-        frames = getattr(image, "n_frames", 1)
+        return image, getattr(image, "n_frames", 1)
     except Exception as e:  # PIL raises many types on malformed headers
         raise DocumentError(f"unreadable image: {_why(e)}") from None
-    if frames > max_pages:
-        raise DocumentError(f"image has {frames} frames; the limit is {max_pages} (OCR_MAX_PAGES)")
+
+
+def _image_pages(image, data: bytes, kind: str, frames: int) -> Iterator[Page]:
+    from PIL import ImageOps
+
     if frames == 1 and kind in ("jpeg", "png"):
         _check_pixels(1, *image.size)
         yield _decode_like_paddlex(data)
@@ -135,7 +179,7 @@ def _decode_like_paddlex(data: bytes) -> np.ndarray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
-def _pdf_pages(data: bytes, max_pages: int, max_pixels: int, dpi: int) -> Iterator[Page]:
+def _open_pdf(data: bytes):
     import pypdfium2 as pdfium
 
     try:
@@ -145,28 +189,24 @@ def _pdf_pages(data: bytes, max_pages: int, max_pixels: int, dpi: int) -> Iterat
         if "password" in message.lower():
             raise DocumentError("encrypted PDF: remove the password and resubmit") from None
         raise DocumentError(f"unreadable PDF: {message}") from None
-    try:
-        try:  # filled-in form fields are drawn, as PaddleX's own PDF reader draws them
-            pdf.init_forms()
-        except pdfium.PdfiumError:  # a form layer PDFium cannot set up: the pages render without it
-            pass
-        count = len(pdf)
-        if count == 0:
-            raise DocumentError("PDF has no pages")
-        if count > max_pages:
-            raise DocumentError(f"PDF has {count} pages; the limit is {max_pages} (OCR_MAX_PAGES)")
-        for index in range(count):
-            try:
-                page = _render(pdf, index, max_pixels, dpi)
-            except Exception as e:
-                error = f"page {index + 1}: {_why(e)}"
-                if count == 1:
-                    raise DocumentError(f"unreadable PDF: {error}") from None
-                yield PageError(index + 1, f"unreadable PDF {error}")
-                continue
-            yield page
-    finally:
-        pdf.close()
+    try:  # filled-in form fields are drawn, as PaddleX's own PDF reader draws them
+        pdf.init_forms()
+    except pdfium.PdfiumError:  # a form layer PDFium cannot set up: the pages render without it
+        pass
+    return pdf
+
+
+def _pdf_pages(pdf, count: int, max_pixels: int, dpi: int) -> Iterator[Page]:
+    for index in range(count):
+        try:
+            page = _render(pdf, index, max_pixels, dpi)
+        except Exception as e:
+            error = f"page {index + 1}: {_why(e)}"
+            if count == 1:
+                raise DocumentError(f"unreadable PDF: {error}") from None
+            yield PageError(index + 1, f"unreadable PDF {error}")
+            continue
+        yield page
 
 
 def _render(pdf, index: int, max_pixels: int, dpi: int) -> np.ndarray:
@@ -190,23 +230,3 @@ def _render(pdf, index: int, max_pixels: int, dpi: int) -> np.ndarray:
 
 def _why(error: Exception) -> str:
     return str(error) or type(error).__name__
-
-
-def page_count(data: bytes) -> int:
-    """How many pages ``pages(data)`` yields, without rendering any (1 if it cannot tell)."""
-    kind = kind_of(data)
-    try:
-        if kind == "pdf":
-            import pypdfium2 as pdfium
-
-            pdf = pdfium.PdfDocument(data)
-            try:
-                return max(1, len(pdf))
-            finally:
-                pdf.close()
-        from PIL import Image
-
-        with Image.open(io.BytesIO(data)) as image:
-            return max(1, getattr(image, "n_frames", 1))
-    except Exception:  # an unreadable document fails in pages() with its own message
-        return 1

@@ -12,7 +12,7 @@ import numpy as np
 
 from ocr_worker import cpus
 from ocr_worker.cache import ModelCache
-from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGES, PDF_DPI, PageError, pages
+from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGES, PDF_DPI, Document, PageError
 from ocr_worker.exits import ModelsNotReady
 
 #: PaddleOCR's keyword prefix (``<prefix>_model_name``, ``<prefix>_model_dir``) for each role of a lock.
@@ -54,14 +54,22 @@ def configure_paddlex() -> None:
         _paddlex_home = os.environ["PADDLE_PDX_CACHE_HOME"] = tempfile.mkdtemp(prefix="paddlex-home-")
 
 
-class Engine(Protocol):
-    """What the worker and the server need of an engine: ``OcrEngine``, or a fake in tests."""
+#: Called after each page with (pages done, pages in the document); it may raise to stop.
+OnPage = Callable[[int, int], None]
+
+
+class DocumentReader(Protocol):
+    """What the queue worker needs: an engine, or the InferenceThread that owns one."""
+
+    def ocr_document(self, data: bytes, on_page: Optional[OnPage] = None) -> dict: ...
+
+
+class Engine(DocumentReader, Protocol):
+    """What the server also needs: ``OcrEngine``, or a fake in tests."""
 
     model_names: list[str]
     cpu_threads: int
     load_seconds: float
-
-    def ocr_document(self, data: bytes, on_page: Optional[Callable[[int], None]] = None) -> dict: ...
 
 
 class OcrEngine:
@@ -113,21 +121,22 @@ class OcrEngine:
                 for text, score, poly in zip(result["rec_texts"], result["rec_scores"], result["rec_polys"],
                                              strict=True)]
 
-    def ocr_document(self, data: bytes, on_page: Optional[Callable[[int], None]] = None) -> dict:
-        """OCR page by page (bounded memory); ``on_page(index)`` runs after each page. A page that
-        cannot be decoded gets ``"error"`` and no lines; the others are still read."""
+    def ocr_document(self, data: bytes, on_page: Optional[OnPage] = None) -> dict:
+        """OCR page by page (bounded memory), the document opened once; ``on_page`` runs after each
+        page. A page that cannot be decoded gets ``"error"`` and no lines; the others are still read."""
         out, start = [], time.perf_counter()
         try:
-            for index, image in enumerate(pages(data, self.max_pages, self.downscale_pixels, self.pdf_dpi)):
-                page_start = time.perf_counter()
-                if isinstance(image, PageError):  # the pages before it are kept
-                    out.append({"page": image.number, "lines": [], "error": image.error})
-                else:
-                    out.append({"page": index + 1, "lines": self.ocr_page(image),
-                                "seconds": round(time.perf_counter() - page_start, 3)})
-                del image  # free this page before the next one is decoded
-                if on_page:
-                    on_page(index)
+            with Document(data, self.max_pages, self.downscale_pixels, self.pdf_dpi) as document:
+                for index, image in enumerate(document):
+                    page_start = time.perf_counter()
+                    if isinstance(image, PageError):  # the pages before it are kept
+                        out.append({"page": image.number, "lines": [], "error": image.error})
+                    else:
+                        out.append({"page": index + 1, "lines": self.ocr_page(image),
+                                    "seconds": round(time.perf_counter() - page_start, 3)})
+                    del image  # free this page before the next one is decoded
+                    if on_page:
+                        on_page(index + 1, document.page_count)
         finally:
             release_memory()
         return {"pages": out, "models": self.model_names, "seconds": round(time.perf_counter() - start, 3)}

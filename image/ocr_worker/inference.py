@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import Future
 from typing import Callable, Optional, TypeVar
 
-from ocr_worker.engine import Engine
+from ocr_worker.engine import Engine, OnPage
 
 T = TypeVar("T")
 
@@ -74,7 +74,7 @@ class InferenceThread:
             raise Busy(f"{self._jobs.maxsize} requests are already waiting") from None
         return future
 
-    def ocr_document(self, data: bytes, on_page: Optional[Callable[[int], None]] = None) -> dict:
+    def ocr_document(self, data: bytes, on_page: Optional[OnPage] = None) -> dict:
         """``engine.ocr_document`` on the inference thread; ``on_page`` runs there too."""
         return self.submit(lambda engine: engine.ocr_document(data, on_page=on_page)).result()
 

@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Optional
+from typing import Callable, Optional
 
 #: PaddleX's own host for official inference models (``<name>_infer.tar``).
 OFFICIAL_BASE = "https://paddle-model-ecology.bj.bcebos.com/paddlex/official_inference_model/paddle3.0.0"
@@ -141,6 +141,6 @@ def tier_lock_path(tier: str) -> Path:
     return LOCKS / f"{tier}.json"
 
 
-def default_lock_path(config: Mapping[str, Optional[str]]) -> Path:
+def default_lock_path(model_lock: Optional[str], model_tier: Optional[str]) -> Path:
     """``OCR_MODEL_LOCK`` if set, else the lock of ``OCR_MODEL_TIER``."""
-    return Path(config.get("OCR_MODEL_LOCK") or tier_lock_path(config.get("OCR_MODEL_TIER") or DEFAULT_TIER))
+    return Path(model_lock or tier_lock_path(model_tier or DEFAULT_TIER))

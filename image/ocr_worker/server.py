@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from ocr_worker.deadline import Deadline
 from ocr_worker.documents import MAX_BYTES, DocumentError
 from ocr_worker.heartbeat import DEFAULT_FILE, Heartbeat
 from ocr_worker.inference import Busy, InferenceThread
@@ -122,7 +123,7 @@ def create_app(inference: InferenceThread, *, max_document_seconds: int = 600, r
                 raise _Refused(503, "models are not loaded yet", {"Retry-After": "5"})
             try:
                 future = inference.submit(lambda engine: engine.ocr_document(
-                    data, on_page=_deadline(max_document_seconds)))
+                    data, on_page=Deadline(max_document_seconds, "OCR_MAX_DOCUMENT_SECONDS")))
             except Busy as error:
                 raise _Refused(503, f"busy: {error}", {"Retry-After": "5"}) from None
             result = await asyncio.wrap_future(future)
@@ -171,17 +172,6 @@ async def _read_body(request: Request, max_bytes: int, read_timeout: int) -> byt
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         data = _uploaded_file(request.headers["content-type"], data)
     return data
-
-
-def _deadline(limit: int):
-    """Stops a document after OCR_MAX_DOCUMENT_SECONDS, checked after each page."""
-    start = time.monotonic()
-
-    def on_page(index: int) -> None:
-        if time.monotonic() - start > limit:
-            raise DocumentError(f"document took more than {limit} s (OCR_MAX_DOCUMENT_SECONDS) after "
-                                f"{index + 1} pages")
-    return on_page
 
 
 def _uploaded_file(content_type: str, body: bytes) -> bytes:

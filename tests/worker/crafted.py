@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import math
 
+from ocr_worker.documents import MAX_PAGE_PIXELS, MAX_PAGES
 from PIL import Image, ImageDraw
 
-from ocr_worker.documents import MAX_PAGE_PIXELS, MAX_PAGES
 from tests.worker.docs import INVOICE, encode, font, text_image
 
 

@@ -30,15 +30,14 @@ def peak_mb() -> float:
 
 
 def main(cache: str, lock: str, *files: str) -> None:
+    from ocr_worker import settings
     from ocr_worker.cache import ModelCache
     from ocr_worker.engine import OcrEngine
     from ocr_worker.models import ModelLock
 
-    from ocr_worker import settings
-
     config = settings.load("serve")
-    engine = OcrEngine(ModelCache(Path(cache), ModelLock.load(Path(lock))), config["OCR_MAX_PAGES"],
-                       config["OCR_DOWNSCALE_PIXELS"])
+    engine = OcrEngine(ModelCache(Path(cache), ModelLock.load(Path(lock))), config.max_pages,
+                       config.downscale_pixels)
     print(json.dumps({"document": "(loaded)", "rss_mb": rss_mb(), "peak_mb": peak_mb()}), flush=True)
     for file in files:
         start = time.perf_counter()

@@ -12,10 +12,10 @@ import sys
 import time
 
 import pytest
-
 from ocr_worker.documents import MAX_BYTES
-from tests.worker.docs import INVOICE, PAGE_TWO, encode, encrypted_pdf, pdf_of, text_image
+
 from tests.worker.conftest import worker_env
+from tests.worker.docs import INVOICE, PAGE_TWO, encode, encrypted_pdf, pdf_of, text_image
 from tests.worker.test_queue_worker import event, queue_empty
 
 pytestmark = [pytest.mark.chaos, pytest.mark.moto, pytest.mark.ocr, pytest.mark.slow]

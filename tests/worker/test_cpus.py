@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from ocr_worker import cpus
 
 PRINT = [sys.executable, "-c", "from ocr_worker import cpus; print(cpus.available(), cpus.cgroup_quota())"]

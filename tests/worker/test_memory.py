@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
+from tests.worker.conftest import worker_env
 from tests.worker.crafted import CASES
 from tests.worker.docs import a4_page, encode
-from tests.worker.conftest import worker_env
 
 pytestmark = [pytest.mark.ocr, pytest.mark.slow]
 

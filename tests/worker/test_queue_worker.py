@@ -8,9 +8,9 @@ import sys
 import time
 
 import pytest
-
 from ocr_worker.documents import MAX_BYTES
 from ocr_worker.models import ModelLock
+
 from tests.worker.conftest import worker_env
 from tests.worker.docs import INVOICE, PAGE_TWO, encode, encrypted_pdf, pdf_of, text_image, two_page_pdf
 
@@ -281,8 +281,8 @@ class FakeAgent:
     """The ECS agent's task-protection endpoint, recording what the worker asks for."""
 
     def __init__(self):
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         calls = self.calls = []
 

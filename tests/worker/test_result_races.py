@@ -2,12 +2,15 @@
 ocr_worker.worker, against moto with IAM enforced, as the task role. The fake engine plays the
 other worker: it acts while "this" worker is between its checks and its write."""
 
+import dataclasses
 import json
 
 import boto3
 import pytest
+from ocr_worker.jobs import Job
+from ocr_worker.settings import load
+from ocr_worker.worker import Worker
 
-from ocr_worker.worker import Job, Worker, WorkerConfig
 from tests.worker.docs import INVOICE, PAGE_TWO, encode, text_image
 
 pytestmark = [pytest.mark.moto]
@@ -30,7 +33,8 @@ def worker_as_role(aws, engine):
                                   aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
                                   aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
                                   aws_session_token=env["AWS_SESSION_TOKEN"]) for name in ("s3", "sqs")}
-    config = WorkerConfig(queue_url=aws["queue"], output_bucket=aws["out"], dlq_url=aws["dlq"])
+    config = dataclasses.replace(load("worker", {"OCR_QUEUE_URL": aws["queue"], "OCR_OUTPUT_BUCKET": aws["out"]}),
+                                 dlq_url=aws["dlq"])
     return Worker(engine, config, sqs=clients["sqs"], s3=clients["s3"])
 
 

@@ -3,15 +3,18 @@ milliseconds: the real Worker, a fake engine, and moto's in-process S3 and SQS (
 conditional writes). The real-process tiers (test_queue_worker.py, test_chaos.py, the e2e tests)
 keep what needs processes: signals, crashes, IAM enforcement, real inference."""
 
+import dataclasses
 import json
 import time
 
 import boto3
 import pytest
 from moto import mock_aws
-from ocr_worker.documents import MAX_BYTES, PageError, pages
+from ocr_worker.documents import MAX_BYTES, Document, PageError
+from ocr_worker.jobqueue import FAILURES
 from ocr_worker.protection import TaskProtection
-from ocr_worker.worker import FAILURES, Worker, WorkerConfig
+from ocr_worker.settings import load
+from ocr_worker.worker import Worker
 
 from tests.worker.docs import INVOICE, encode, encrypted_pdf, pdf_of, text_image
 
@@ -21,7 +24,7 @@ THREE_PAGES = pdf_of([INVOICE, INVOICE, INVOICE])
 
 
 class FakeEngine:
-    """Decodes every page of the document with the worker's own decoder (``documents.pages``,
+    """Decodes every page of the document with the worker's own decoder (``documents.Document``,
     which refuses unreadable and encrypted documents), "reads" each without a model and calls
     ``on_page`` after it, as OcrEngine does; ``during(page)`` runs first, to stop or fail."""
 
@@ -34,13 +37,14 @@ class FakeEngine:
     def ocr_document(self, data, on_page=None):
         self.calls += 1
         read = []
-        for index, page in enumerate(pages(data)):
-            if self.during:
-                self.during(index)
-            assert not isinstance(page, PageError), page
-            read.append({"page": index + 1, "lines": [{"text": INVOICE, "score": 0.99, "box": []}]})
-            if on_page:
-                on_page(index)
+        with Document(data) as document:
+            for index, page in enumerate(document):
+                if self.during:
+                    self.during(index)
+                assert not isinstance(page, PageError), page
+                read.append({"page": index + 1, "lines": [{"text": INVOICE, "score": 0.99, "box": []}]})
+                if on_page:
+                    on_page(index + 1, document.page_count)
         return {"pages": read, "models": self.model_names, "seconds": 0.0}
 
 
@@ -74,10 +78,9 @@ def aws(monkeypatch, tmp_path):
 
 def make_worker(aws, engine=None, **config):
     protection = RecordingProtection()
-    worker = Worker(engine or FakeEngine(), WorkerConfig(**{
-        "queue_url": aws["queue"], "output_bucket": OUT, "dlq_url": aws["dlq"], "retry_delay": 0,
-        "heartbeat_file": str(aws["folder"] / "beat"), **config}),
-        sqs=aws["sqs"], s3=aws["s3"], protection=protection)
+    settings = dataclasses.replace(load("worker", {"OCR_QUEUE_URL": aws["queue"], "OCR_OUTPUT_BUCKET": OUT}), **{
+        "dlq_url": aws["dlq"], "retry_delay": 0, "heartbeat_file": str(aws["folder"] / "beat"), **config})
+    worker = Worker(engine or FakeEngine(), settings, sqs=aws["sqs"], s3=aws["s3"], protection=protection)
     return worker, protection
 
 
@@ -164,7 +167,7 @@ def test_a_message_received_while_stopping_goes_back_unread(aws):
     worker, _ = make_worker(aws, wait_seconds=0)
     send(aws, {"Records": [upload(aws, "incoming/a.png", PNG)]})
     # SIGTERM arrives during the long poll that receives the message.
-    worker.sqs.meta.events.register("after-call.sqs.ReceiveMessage", lambda **kwargs: sigterm(worker, 100))
+    aws["sqs"].meta.events.register("after-call.sqs.ReceiveMessage", lambda **kwargs: sigterm(worker, 100))
     worker.run()
     assert worker.engine.calls == 0 and failures_of(receive(aws)) == 0
 
@@ -259,7 +262,7 @@ def test_the_retry_waits_retry_delay_seconds(aws):
     worker, _ = make_worker(aws, output_bucket="no-such-bucket", retry_delay=30)
     send(aws, {"Records": [upload(aws, "incoming/a.png", PNG)]})
     sent = []
-    worker.sqs.meta.events.register("provide-client-params.sqs.SendMessage", lambda params, **kw: sent.append(params))
+    aws["sqs"].meta.events.register("provide-client-params.sqs.SendMessage", lambda params, **kw: sent.append(params))
     handle_next(worker, aws)
     assert [p["DelaySeconds"] for p in sent] == [30]
 

@@ -1,5 +1,6 @@
 """ocr_worker.settings: every setting checked before a command starts, and listed by --help."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -16,16 +17,26 @@ from constructs_lib import model_source
 def test_defaults_load_for_every_command_but_the_worker():
     for command in ("warm", "verify", "lock", "health", "serve"):
         config = load(command, {})
-        assert set(config) == {s.name for s in SETTINGS if command in s.commands}
+        assert isinstance(config, settings.COMMANDS[command])
+        assert {s.name for s in SETTINGS if command in settings.commands_of(s)} == {
+            settings.BY_FIELD[f.name].name for f in dataclasses.fields(config)}
     serve = load("serve", {})
-    assert (serve["OCR_PORT"], serve["OCR_HOST"], serve["OCR_MAX_PAGES"]) == (8080, "0.0.0.0", 200)
+    assert (serve.port, serve.host, serve.max_pages) == (8080, "0.0.0.0", 200)
+
+
+def test_settings_are_frozen_and_every_field_has_one_row_in_the_table():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        load("serve", {}).port = 1  # type: ignore[misc]
+    assert len({s.field for s in SETTINGS}) == len({s.name for s in SETTINGS}) == len(SETTINGS)
+    used = {f.name for cls in settings.COMMANDS.values() for f in dataclasses.fields(cls)}
+    assert used == set(settings.BY_FIELD), "a setting no command reads, or a field with no setting"
 
 
 def test_the_worker_needs_its_queue_and_bucket():
     with pytest.raises(ConfigError, match="^OCR_QUEUE_URL is not set$"):
         load("worker", {})
     config = load("worker", {"OCR_QUEUE_URL": "https://sqs/q", "OCR_OUTPUT_BUCKET": "b"})
-    assert config["OCR_DLQ_URL"] is None and config["OCR_VISIBILITY_TIMEOUT"] == 120
+    assert config.dlq_url is None and config.visibility_timeout == 120
 
 
 @pytest.mark.parametrize("command,name,value,message", [
@@ -49,7 +60,7 @@ def test_a_bad_value_is_one_line_naming_the_setting(command, name, value, messag
 
 
 def test_a_setting_another_command_reads_is_not_checked():
-    assert load("warm", {"OCR_PORT": "abc"})["OCR_LOCK_TIMEOUT"] == 900
+    assert load("warm", {"OCR_PORT": "abc"}).lock_timeout == 900
 
 
 def test_help_lists_every_setting_with_its_default():
