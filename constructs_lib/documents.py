@@ -30,6 +30,12 @@ LEASE_SECONDS = 120
 #: before SQS moves the message to the DLQ. Every handled outcome deletes the message, so only
 #: crashes count here; failed attempts are counted by the worker (max_receive_count).
 CRASH_REDRIVE_RECEIVES = 5
+#: Days the part records of a long document are kept under ``<output_prefix>.parts/``: the merged
+#: result has their pages, and a failed part's records wait this long for a redrive.
+PART_DAYS = 7
+#: The largest document the worker takes: two local copies of it must fit the task's scratch
+#: volume, Fargate's default 20 GiB of ephemeral storage ("Fargate task ephemeral storage").
+MAX_DOCUMENT_BYTES = 5 * 1024 ** 3
 
 
 @dataclass(frozen=True)
@@ -46,9 +52,14 @@ class DocumentPipelineProps(Props):
         max_receive_count: Failed attempts (S3 or SQS outages, bugs) before the worker moves a
             message to the dead-letter queue, 1 to 1000. Interruptions never count; bad documents
             get an error result at once. Default 3.
-        max_document_seconds: Worst-case seconds to OCR one document, 30 to 21600: a longer one
-            gets an error result, and a busy task's scale-in protection lasts this plus two
-            minutes. Default 600.
+        max_document_seconds: Worst-case seconds to OCR one document, or one part of a long one,
+            30 to 21600: a longer one gets an error result, and a busy task's scale-in protection
+            lasts this plus two minutes. Default 600.
+        max_pages: Pages of one document, 1 to 10000. Default 3000 (Amazon Textract's
+            asynchronous limit).
+        max_bytes: Bytes of one document, 1 MiB to 5 GiB. Default 500 MiB.
+        pages_per_part: A longer document is read in parts of this many pages, each a job of
+            its own that any task takes, 1 to 1000. Default 20 (about 30 s at the default tier).
         force_destroy: Let ``destroy`` delete the input and output buckets with every object
             version in them. Default off: empty them first, so no document is lost by accident.
     """
@@ -59,6 +70,9 @@ class DocumentPipelineProps(Props):
     output_prefix: str = "results/"
     max_receive_count: int = 3
     max_document_seconds: int = 600
+    max_pages: int = 3000
+    max_bytes: int = 500 * 1024 * 1024
+    pages_per_part: int = 20
     force_destroy: bool = False
 
     def validate(self) -> None:
@@ -81,6 +95,10 @@ class DocumentPipelineProps(Props):
         # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html
         check(1 <= self.max_receive_count <= 1000, "max_receive_count", "must be between 1 and 1000")
         check(30 <= self.max_document_seconds <= 6 * 3600, "max_document_seconds", "must be between 30 and 21600")
+        check(1 <= self.max_pages <= 10_000, "max_pages", "must be between 1 and 10000")
+        check(1024 ** 2 <= self.max_bytes <= MAX_DOCUMENT_BYTES, "max_bytes",
+              f"must be between 1048576 (1 MiB) and {MAX_DOCUMENT_BYTES} (5 GiB)")
+        check(1 <= self.pages_per_part <= 1000, "pages_per_part", "must be between 1 and 1000")
 
 
 class DocumentPipeline(Construct):
@@ -101,8 +119,9 @@ class DocumentPipeline(Construct):
             created = SecureBucket(self, "input", SecureBucketProps(bucket_prefix=f"{name}-in-",
                                                                   force_destroy=props.force_destroy))
             self.input_bucket_name, self.input_bucket_arn = created.bucket.bucket, created.bucket.arn
-        self.output = SecureBucket(self, "output", SecureBucketProps(bucket_prefix=f"{name}-out-",
-                                                                    force_destroy=props.force_destroy))
+        self.output = SecureBucket(self, "output", SecureBucketProps(
+            bucket_prefix=f"{name}-out-", force_destroy=props.force_destroy,
+            expiring_prefixes=((f"{props.output_prefix}.parts/", PART_DAYS),)))
 
         self.dlq = SqsQueue(self, "dlq", name=f"{name}-jobs-dlq", sqs_managed_sse_enabled=True,
                             message_retention_seconds=14 * 24 * 3600)
@@ -138,6 +157,9 @@ class DocumentPipeline(Construct):
             "OCR_VISIBILITY_TIMEOUT": str(LEASE_SECONDS),
             "OCR_MAX_FAILURES": str(self.props.max_receive_count),
             "OCR_MAX_DOCUMENT_SECONDS": str(self.props.max_document_seconds),
+            "OCR_MAX_PAGES": str(self.props.max_pages),
+            "OCR_MAX_BYTES": str(self.props.max_bytes),
+            "OCR_PAGES_PER_PART": str(self.props.pages_per_part),
         }
 
     # -- metrics (AWS/SQS) ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ S3Bucket = aws.s3_bucket.S3Bucket
 S3BucketLifecycleConfiguration = aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfiguration
 S3BucketLifecycleConfigurationRule = aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRule
 S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload = aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload  # noqa: E501 (a binding name)
+S3BucketLifecycleConfigurationRuleExpiration = aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRuleExpiration  # noqa: E501 (a binding name)
 S3BucketLifecycleConfigurationRuleFilter = aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRuleFilter  # noqa: E501 (a binding name)
 S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration = aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration  # noqa: E501 (a binding name)
 S3BucketOwnershipControls = aws.s3_bucket_ownership_controls.S3BucketOwnershipControls
@@ -41,12 +42,15 @@ class SecureBucketProps(validation.Props):
         noncurrent_days: Days an overwritten or deleted version is kept. Default 90.
         force_destroy: Let ``destroy`` delete the bucket with every object version in it.
             Default off.
+        expiring_prefixes: ``(prefix, days)`` pairs: objects under ``prefix`` expire ``days``
+            after they are written, and their old versions a day later.
     """
 
     bucket_name: Optional[str] = None
     bucket_prefix: Optional[str] = None
     noncurrent_days: int = 90
     force_destroy: bool = False
+    expiring_prefixes: tuple[tuple[str, int], ...] = ()
 
     def validate(self) -> None:
         if self.bucket_name is not None:
@@ -58,6 +62,10 @@ class SecureBucketProps(validation.Props):
         # NoncurrentDays must be a positive integer (S3 lifecycle configuration elements).
         # https://docs.aws.amazon.com/AmazonS3/latest/userguide/intro-lifecycle-rules.html
         validation.check(self.noncurrent_days >= 1, "noncurrent_days", "must be at least 1")
+        # Expiration Days must be a positive integer, and a rule's prefix a non-empty key prefix.
+        for prefix, days in self.expiring_prefixes:
+            validation.check(bool(prefix) and days >= 1, "expiring_prefixes",
+                             f"({prefix!r}, {days}) needs a prefix and at least 1 day")
 
 
 class SecureBucket(Construct):
@@ -90,7 +98,17 @@ class SecureBucket(Construct):
                 noncurrent_version_expiration=[
                     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=props.noncurrent_days)],
                 abort_incomplete_multipart_upload=[
-                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)])])
+                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)]),
+            # Where rules overlap, the shorter expiration is honored ("How Amazon S3 handles
+            # conflicts in lifecycle configurations",
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html).
+            *(S3BucketLifecycleConfigurationRule(
+                id=f"expire-{index}", status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=prefix)],
+                expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=days)],
+                noncurrent_version_expiration=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=1)])
+              for index, (prefix, days) in enumerate(props.expiring_prefixes, 1))])
         tls_only = policy_document(self, "tls-only", [deny_without_tls(["s3:*"], [bucket.arn, f"{bucket.arn}/*"])])
         # Applying a policy while the public access block is being written races; order them.
         S3BucketPolicy(self, "policy", bucket=bucket.id, policy=tls_only.json, depends_on=[block])

@@ -82,6 +82,10 @@ BAD_PROPS = {
     # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html
     "receive count over 1000": (dict(max_receive_count=1001), "max_receive_count: must be between 1 and 1000"),
     "document seconds too short": (dict(max_document_seconds=10), "max_document_seconds: must be between 30 and 21600"),
+    "too many pages": (dict(max_pages=10_001), "max_pages: must be between 1 and 10000"),
+    # Two local copies must fit Fargate's default 20 GiB of ephemeral storage.
+    "too many bytes": (dict(max_bytes=6 * 1024 ** 3), "max_bytes: must be between 1048576 (1 MiB) and"),
+    "no pages per part": (dict(pages_per_part=0), "pages_per_part: must be between 1 and 1000"),
     "input bucket name": (dict(existing_input_bucket="Scans"), "existing_input_bucket: 'Scans' is not valid"),
     # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html: 80 characters
     "queue name too long": (dict(name="q" * 75), "name: '" + "q" * 75 + "-jobs-dlq' must be 1-80 characters"),
@@ -92,3 +96,18 @@ BAD_PROPS = {
 @pytest.mark.parametrize("props,message", BAD_PROPS.values(), ids=BAD_PROPS.keys())
 def test_props_refuse_what_s3_and_sqs_refuse(props, message):
     assert_refused(DocumentPipelineProps, props, message)
+
+
+def test_long_documents_are_read_in_parts_whose_records_expire(service_doc):
+    """The worker gets the limits and the part size; the output bucket expires the part records
+    (ocr_worker.parts) after PART_DAYS, and their old versions a day later."""
+    from constructs_lib.documents import PART_DAYS
+
+    [task] = resources(service_doc, "aws_ecs_task_definition")
+    worker = next(c for c in json.loads(task["container_definitions"]) if c["name"] == "ocr-worker")
+    env = {e["name"]: e["value"] for e in worker["environment"]}
+    assert (env["OCR_MAX_PAGES"], env["OCR_MAX_BYTES"], env["OCR_PAGES_PER_PART"]) == ("3000", str(500 * 1024 ** 2), "20")
+    rules = [r for lc in resources(service_doc, "aws_s3_bucket_lifecycle_configuration") for r in lc["rule"]
+             if r.get("filter", [{}])[0].get("prefix") == "results/.parts/"]
+    assert len(rules) == 1 and rules[0]["expiration"] == [{"days": PART_DAYS}]
+    assert rules[0]["noncurrent_version_expiration"] == [{"noncurrent_days": 1}]

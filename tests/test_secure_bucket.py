@@ -24,8 +24,10 @@ def test_buckets_are_hardened(service_doc):
     (dict(bucket_name="acme-s3alias"), "bucket_name: 'acme-s3alias': S3 reserves the suffixes"),
     (dict(bucket_prefix="a" * 38), "bucket_prefix: '" + "a" * 38 + "' is longer than 37 characters"),
     (dict(noncurrent_days=0), "noncurrent_days: must be at least 1"),
+    # Lifecycle Expiration Days: a positive integer.
+    (dict(expiring_prefixes=(("parts/", 0),)), "expiring_prefixes: ('parts/', 0) needs a prefix and at least 1 day"),
 ], ids=["upper case", "too short", "double dot", "ip address", "reserved prefix", "reserved suffix",
-        "prefix too long", "no noncurrent days"])
+        "prefix too long", "no noncurrent days", "no expiration days"])
 def test_props_refuse_names_s3_refuses(props, message):
     assert_refused(SecureBucketProps, props, message)
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from dataclasses import dataclass
-from typing import Iterator, Union
+from typing import Iterator, Optional, Union
 
 import numpy as np
 
+#: The largest document held in memory: a request body of `serve`. The queue worker reads from a
+#: local copy on disk instead, up to its own limit (OCR_MAX_BYTES).
 MAX_BYTES = 50 * 1024 * 1024
 #: PDF render resolution (OCR_PDF_DPI). PaddleX renders at 144 (zoom 2); 200 reads small print
 #: better (README: PDF resolution).
@@ -25,8 +28,15 @@ MAX_PAGE_PIXELS = 40_000_000
 #: Pages with more pixels are downscaled to this many before OCR (OCR_DOWNSCALE_PIXELS), and PDF
 #: pages rendered at the resolution that fits: it bounds the detector's memory (README: Memory).
 DOWNSCALE_PIXELS = 10_000_000
-#: Pages of a PDF, or frames of a TIFF, in one document (the default of OCR_MAX_PAGES).
-MAX_PAGES = 200
+#: Pages of a PDF, or frames of a TIFF, in one document (the default of OCR_MAX_PAGES): what
+#: Amazon Textract's asynchronous API takes. The queue worker reads a long one in parts.
+MAX_PAGES = 3000
+#: The queue worker's largest document (OCR_MAX_BYTES), Textract's asynchronous limit: 500 MB.
+MAX_QUEUED_BYTES = 500 * 1024 * 1024
+#: Pages of one part of a long document (OCR_PAGES_PER_PART): at the default tier's 1.4 s a
+#: dense page (README: Performance), a part takes about 30 s, a quarter of Fargate's 120 s stop
+#: timeout, so SIGTERM usually lets the part in progress finish.
+PAGES_PER_PART = 20
 
 
 class DocumentError(ValueError):
@@ -42,9 +52,13 @@ class PageError:
 
 
 Page = Union[np.ndarray, PageError]
+#: A document's bytes, or the path of a local copy (read as needed, never whole into memory).
+Source = Union[bytes, str, os.PathLike]
 
 
 def kind_of(data: bytes) -> str:
+    """The document's format from its first bytes (a whole document in memory is also checked
+    against MAX_BYTES)."""
     if not data:
         raise DocumentError("empty document")
     if len(data) > MAX_BYTES:
@@ -64,26 +78,39 @@ class Document:
     """A document opened once: its page count is known before any page is decoded, and iterating
     yields RGB pages (EXIF orientation applied) of at most ``downscale_pixels``, or a PageError for
     a page that fails after the first; only one decoded page is held at a time. Opening raises
-    DocumentError when the document as a whole is bad: unreadable, encrypted, over a limit."""
+    DocumentError when the document as a whole is bad: unreadable, encrypted, over a limit.
 
-    def __init__(self, data: bytes, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS,
-                 pdf_dpi: int = PDF_DPI) -> None:
-        self.kind, self.data = kind_of(data), data
+    ``source``: the bytes, or the path of a local copy, which PDFium and Pillow read as they need
+    it. ``pages``: iterate only pages ``first`` to ``last`` (1-based, inclusive), one part of a
+    long document."""
+
+    def __init__(self, source: Source, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS,
+                 pdf_dpi: int = PDF_DPI, pages: Optional[tuple[int, int]] = None) -> None:
+        if isinstance(source, bytes):
+            self.kind = kind_of(source)
+        else:
+            with open(source, "rb") as file:
+                self.kind = kind_of(file.read(8))
+        self.source = source
         self.downscale_pixels, self.pdf_dpi = downscale_pixels, pdf_dpi
         self._pdf = self._image = None
         if self.kind == "pdf":
-            self._pdf = _open_pdf(data)
+            self._pdf = _open_pdf(source)
             self.page_count = len(self._pdf)
             if self.page_count == 0:
                 self.close()
                 raise DocumentError("PDF has no pages")
             what = "PDF has {} pages"
         else:
-            self._image, self.page_count = _open_image(data)
+            self._image, self.page_count = _open_image(source)
             what = "image has {} frames"
         if self.page_count > max_pages:
             self.close()
             raise DocumentError(f"{what.format(self.page_count)}; the limit is {max_pages} (OCR_MAX_PAGES)")
+        self.first, self.last = pages or (1, self.page_count)
+        if not 1 <= self.first <= self.last <= self.page_count:
+            self.close()
+            raise DocumentError(f"pages {self.first}-{self.last} are not in a {self.page_count}-page document")
 
     def __enter__(self) -> "Document":
         return self
@@ -99,19 +126,30 @@ class Document:
             self._image.close()
             self._image = None
 
+    def __len__(self) -> int:
+        """The pages iterated: the whole document, or the part ``pages`` names."""
+        return self.last - self.first + 1
+
     def __iter__(self) -> Iterator[Page]:
+        indices = range(self.first - 1, self.last)
         if self._pdf is not None:
-            yield from _pdf_pages(self._pdf, self.page_count, self.downscale_pixels, self.pdf_dpi)
+            yield from _pdf_pages(self._pdf, indices, self.downscale_pixels, self.pdf_dpi)
             return
-        for page in _image_pages(self._image, self.data, self.kind, self.page_count):
+        for page in _image_pages(self._image, self.source, self.kind, indices):
             yield page if isinstance(page, PageError) else _fit(page, self.downscale_pixels)
 
 
-def pages(data: bytes, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS,
+def pages(data: Source, max_pages: int = MAX_PAGES, downscale_pixels: int = DOWNSCALE_PIXELS,
           pdf_dpi: int = PDF_DPI) -> Iterator[Page]:
     """The pages of :class:`Document` ``data``, opened and closed around the iteration."""
     with Document(data, max_pages, downscale_pixels, pdf_dpi) as document:
         yield from document
+
+
+def page_count(source: Source, max_pages: int = MAX_PAGES) -> int:
+    """The pages of ``source``, opened and closed; DocumentError as :class:`Document` raises it."""
+    with Document(source, max_pages) as document:
+        return document.page_count
 
 
 def _fit(page: np.ndarray, max_pixels: int) -> np.ndarray:
@@ -126,24 +164,28 @@ def _fit(page: np.ndarray, max_pixels: int) -> np.ndarray:
     return cv2.resize(page, size, interpolation=cv2.INTER_AREA)
 
 
-def _open_image(data: bytes):
+def _open_image(source: Source):
     from PIL import Image
 
     try:
-        image = Image.open(io.BytesIO(data))  # reads the header only: size and frames
+        # Reads the header only: size and frames.
+        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
         return image, getattr(image, "n_frames", 1)
     except Exception as e:  # PIL raises many types on malformed headers
         raise DocumentError(f"unreadable image: {_why(e)}") from None
 
 
-def _image_pages(image, data: bytes, kind: str, frames: int) -> Iterator[Page]:
+def _image_pages(image, source: Source, kind: str, indices: range) -> Iterator[Page]:
     from PIL import ImageOps
 
-    if frames == 1 and kind in ("jpeg", "png"):
+    if getattr(image, "n_frames", 1) == 1 and kind in ("jpeg", "png"):
         _check_pixels(1, *image.size)
-        yield _decode_like_paddlex(data)
+        if not isinstance(source, bytes):
+            with open(source, "rb") as file:
+                source = file.read()
+        yield _decode_like_paddlex(source)
         return
-    for index in range(frames):
+    for index in indices:
         try:
             image.seek(index)
             _check_pixels(index + 1, *image.size)
@@ -155,7 +197,7 @@ def _image_pages(image, data: bytes, kind: str, frames: int) -> Iterator[Page]:
             if index == 0:
                 raise error from None
             yield PageError(index + 1, str(error))
-            return  # a broken frame ends what a TIFF reader can reach
+            return  # a broken frame ends what a TIFF reader can reach (the rest of the part)
         yield page
 
 
@@ -179,11 +221,11 @@ def _decode_like_paddlex(data: bytes) -> np.ndarray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
-def _open_pdf(data: bytes):
+def _open_pdf(source: Source):
     import pypdfium2 as pdfium
 
     try:
-        pdf = pdfium.PdfDocument(data)
+        pdf = pdfium.PdfDocument(source if isinstance(source, bytes) else os.fspath(source))
     except Exception as e:
         message = _why(e)
         if "password" in message.lower():
@@ -196,13 +238,13 @@ def _open_pdf(data: bytes):
     return pdf
 
 
-def _pdf_pages(pdf, count: int, max_pixels: int, dpi: int) -> Iterator[Page]:
-    for index in range(count):
+def _pdf_pages(pdf, indices: range, max_pixels: int, dpi: int) -> Iterator[Page]:
+    for index in indices:
         try:
             page = _render(pdf, index, max_pixels, dpi)
         except Exception as e:
             error = f"page {index + 1}: {_why(e)}"
-            if count == 1:
+            if len(pdf) == 1:
                 raise DocumentError(f"unreadable PDF: {error}") from None
             yield PageError(index + 1, f"unreadable PDF {error}")
             continue

@@ -12,7 +12,7 @@ import numpy as np
 
 from ocr_worker import cpus
 from ocr_worker.cache import ModelCache
-from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGES, PDF_DPI, Document, PageError
+from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGES, PDF_DPI, Document, PageError, Source
 from ocr_worker.exits import ModelsNotReady
 
 #: PaddleOCR's keyword prefix (``<prefix>_model_name``, ``<prefix>_model_dir``) for each role of a lock.
@@ -54,14 +54,15 @@ def configure_paddlex() -> None:
         _paddlex_home = os.environ["PADDLE_PDX_CACHE_HOME"] = tempfile.mkdtemp(prefix="paddlex-home-")
 
 
-#: Called after each page with (pages done, pages in the document); it may raise to stop.
+#: Called after each page with (pages done, pages to read: the document or its part); it may raise to stop.
 OnPage = Callable[[int, int], None]
 
 
 class DocumentReader(Protocol):
     """What the queue worker needs: an engine, or the InferenceThread that owns one."""
 
-    def ocr_document(self, data: bytes, on_page: Optional[OnPage] = None) -> dict: ...
+    def ocr_document(self, source: Source, on_page: Optional[OnPage] = None,
+                     pages: Optional[tuple[int, int]] = None) -> dict: ...
 
 
 class Engine(DocumentReader, Protocol):
@@ -121,22 +122,24 @@ class OcrEngine:
                 for text, score, poly in zip(result["rec_texts"], result["rec_scores"], result["rec_polys"],
                                              strict=True)]
 
-    def ocr_document(self, data: bytes, on_page: Optional[OnPage] = None) -> dict:
+    def ocr_document(self, source: Source, on_page: Optional[OnPage] = None,
+                     pages: Optional[tuple[int, int]] = None) -> dict:
         """OCR page by page (bounded memory), the document opened once; ``on_page`` runs after each
-        page. A page that cannot be decoded gets ``"error"`` and no lines; the others are still read."""
+        page. A page that cannot be decoded gets ``"error"`` and no lines; the others are still read.
+        ``pages``: only pages ``first`` to ``last``, numbered as in the whole document."""
         out, start = [], time.perf_counter()
         try:
-            with Document(data, self.max_pages, self.downscale_pixels, self.pdf_dpi) as document:
-                for index, image in enumerate(document):
+            with Document(source, self.max_pages, self.downscale_pixels, self.pdf_dpi, pages) as document:
+                for done, image in enumerate(document, 1):
                     page_start = time.perf_counter()
                     if isinstance(image, PageError):  # the pages before it are kept
                         out.append({"page": image.number, "lines": [], "error": image.error})
                     else:
-                        out.append({"page": index + 1, "lines": self.ocr_page(image),
+                        out.append({"page": document.first + done - 1, "lines": self.ocr_page(image),
                                     "seconds": round(time.perf_counter() - page_start, 3)})
                     del image  # free this page before the next one is decoded
                     if on_page:
-                        on_page(index + 1, document.page_count)
+                        on_page(done, len(document))
         finally:
             release_memory()
         return {"pages": out, "models": self.model_names, "seconds": round(time.perf_counter() - start, 3)}

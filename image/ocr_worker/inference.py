@@ -14,6 +14,7 @@ import threading
 from concurrent.futures import Future
 from typing import Callable, Optional, TypeVar
 
+from ocr_worker.documents import Source
 from ocr_worker.engine import Engine, OnPage
 
 T = TypeVar("T")
@@ -74,9 +75,10 @@ class InferenceThread:
             raise Busy(f"{self._jobs.maxsize} requests are already waiting") from None
         return future
 
-    def ocr_document(self, data: bytes, on_page: Optional[OnPage] = None) -> dict:
+    def ocr_document(self, source: Source, on_page: Optional[OnPage] = None,
+                     pages: Optional[tuple[int, int]] = None) -> dict:
         """``engine.ocr_document`` on the inference thread; ``on_page`` runs there too."""
-        return self.submit(lambda engine: engine.ocr_document(data, on_page=on_page)).result()
+        return self.submit(lambda engine: engine.ocr_document(source, on_page=on_page, pages=pages)).result()
 
     @property
     def model_names(self) -> list[str]:

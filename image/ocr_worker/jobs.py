@@ -1,5 +1,6 @@
-"""What a queue message asks for: its jobs (S3 event records or a plain ``{"bucket", "key"}``),
-and the object version each job is read from."""
+"""What a queue message asks for: its jobs (S3 event records, a plain ``{"bucket", "key"}``, or a
+part of a long document, which adds ``etag``, ``version`` and ``pages``), and the object version
+each job is read from."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import botocore.exceptions
 class Job:
     bucket: str
     key: str
-    #: From an S3 event: the object this message announced. None for a plain message.
+    #: From an S3 event or a part: the object this message announced. None for a plain message.
     etag: Optional[str] = None
     version: Optional[str] = None
+    #: A part of a long document (:mod:`ocr_worker.parts`): its first and last page.
+    pages: Optional[tuple[int, int]] = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,13 @@ def jobs_in(body: str) -> list[Job]:
                     for r in message["Records"] if r.get("eventName", "").startswith("ObjectCreated")]
         if isinstance(message, dict) and message.get("Event") == "s3:TestEvent":
             return []
-        return [Job(str(message["bucket"]), str(message["key"]))]
+        job = Job(str(message["bucket"]), str(message["key"]), etag_of(message.get("etag")), message.get("version"))
+        if "pages" not in message:
+            return [job]
+        first, last = (int(n) for n in message["pages"])
+        if not (1 <= first <= last and job.etag):
+            raise ValueError(f"a part needs an etag and pages first <= last, not {message['pages']}")
+        return [Job(job.bucket, job.key, job.etag, job.version, (first, last))]
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise BadMessage(f"{type(error).__name__}: {error}") from None
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Callable, Mapping, Optional
 
 from ocr_worker.cache import BACKENDS
-from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGE_PIXELS, MAX_PAGES, PDF_DPI
+from ocr_worker.documents import DOWNSCALE_PIXELS, MAX_PAGE_PIXELS, MAX_PAGES, MAX_QUEUED_BYTES, PAGES_PER_PART, PDF_DPI
 from ocr_worker.exits import ConfigError
 from ocr_worker.heartbeat import DEFAULT_FILE, DEFAULT_MAX_AGE
 from ocr_worker.inference import DEFAULT_MAX_WAITING
@@ -98,6 +98,9 @@ SETTINGS = (
             "a document still unread after this gets an error", True, 1),
     Setting("OCR_MAX_PAGES", "max_pages", str(MAX_PAGES), "pages of a PDF or frames of a TIFF in one document",
             True, 1),
+    Setting("OCR_MAX_BYTES", "max_bytes", str(MAX_QUEUED_BYTES), "bytes of one queued document", True, 1),
+    Setting("OCR_PAGES_PER_PART", "pages_per_part", str(PAGES_PER_PART),
+            "a longer document is read in parts of this many pages, by any task", True, 1, MAX_PAGES),
     Setting("OCR_DOWNSCALE_PIXELS", "downscale_pixels", str(DOWNSCALE_PIXELS),
             "larger pages are downscaled to this many pixels before OCR; it bounds memory", True, 1_000_000,
             MAX_PAGE_PIXELS),
@@ -176,6 +179,8 @@ class OcrSettings(CacheSettings):
 @dataclass(frozen=True)
 class WorkerSettings(OcrSettings):
     queue_url: str
+    max_bytes: int
+    pages_per_part: int
     output_bucket: str
     output_prefix: str
     #: The lease: seconds a received message stays hidden, renewed while it is being worked on.

@@ -28,7 +28,8 @@ Stop and retry semantics (the README's "Stop and retry semantics" says the same)
   before a last "still current?" check, so a stale record can never overwrite a newer result.
 
 The pieces: :mod:`ocr_worker.jobs` (what a message asks for), :mod:`ocr_worker.jobqueue` (the
-queue's moves), :mod:`ocr_worker.results` (the result writer), :mod:`ocr_worker.deadline`.
+queue's moves), :mod:`ocr_worker.reader` (what each job becomes), :mod:`ocr_worker.results` (the
+result writer), :mod:`ocr_worker.parts` (long documents), :mod:`ocr_worker.deadline`.
 """
 
 from __future__ import annotations
@@ -41,16 +42,14 @@ import time
 from typing import Optional
 
 import boto3
-import botocore.exceptions
 
-from ocr_worker.deadline import Deadline, Interrupted
-from ocr_worker.documents import MAX_BYTES, DocumentError
+from ocr_worker.deadline import Interrupted
 from ocr_worker.engine import DocumentReader
 from ocr_worker.heartbeat import Heartbeat
 from ocr_worker.jobqueue import JobQueue, failures_of
-from ocr_worker.jobs import BadMessage, Job, Source, current_version, error_code, is_missing, jobs_in
+from ocr_worker.jobs import BadMessage, jobs_in
 from ocr_worker.protection import TaskProtection
-from ocr_worker.results import ResultStore
+from ocr_worker.reader import JobReader
 from ocr_worker.settings import WorkerSettings
 
 log = logging.getLogger("ocr_worker.worker")
@@ -78,12 +77,13 @@ class Worker:
         an engine called from this thread only."""
         self.engine, self.config = engine, config
         self.s3 = s3 or boto3.client("s3")
-        self.queue = JobQueue(sqs or boto3.client("sqs"), config.queue_url, config.visibility_timeout, config.dlq_url)
-        self.results = ResultStore(self.s3, config.output_bucket, config.output_prefix)
+        sqs = sqs or boto3.client("sqs")
+        self.queue = JobQueue(sqs, config.queue_url, config.visibility_timeout, config.dlq_url)
         self.protection = protection or TaskProtection(config.ecs_agent_uri, config.max_document_seconds)
         self.stopping = threading.Event()
         self.stop_deadline = float("inf")
         self.heartbeat = Heartbeat(config.heartbeat_file)
+        self.reader = JobReader(engine, config, self.s3, sqs, self.heartbeat, stop_at=lambda: self.stop_deadline)
 
     def install_signal_handlers(self) -> None:
         def stop(signum, _frame):
@@ -127,7 +127,7 @@ class Worker:
                 self.protection.protect()
                 try:
                     for job in jobs:
-                        self.process(job, fields)
+                        self.reader.read(job, fields)
                 finally:
                     self.protection.release()
         except Interrupted:
@@ -139,66 +139,13 @@ class Worker:
             log.error("document failed; will retry", extra={"fields": {
                 **fields, "failures": failures, "error": f"{type(error).__name__}: {error}"}})
             if failures >= self.config.max_failures and self.config.dlq_url:
-                return Outcome.DEAD if self.queue.dead_letter(message, failures) else Outcome.RETRY
+                if not self.queue.dead_letter(message, failures):
+                    return Outcome.RETRY
+                for job in jobs:
+                    if job.pages:
+                        self.reader.part_failed(job, f"{type(error).__name__}: {error}", fields)
+                return Outcome.DEAD
             self.queue.requeue(message, failures, self.config.retry_delay)
             return Outcome.RETRY
         self.queue.delete(message)
         return Outcome.DONE
-
-    def process(self, job: Job, fields: dict) -> None:
-        """One record: a result, an error result, or a logged skip. Raises Interrupted, or any
-        other exception for an outage (retried)."""
-        fields = {**fields, "bucket": job.bucket, "key": job.key}
-        current = current_version(self.s3, job)
-        if current is None:
-            if job.etag or job.version:
-                log.info("skipped: the object was deleted after its event", extra={"fields": fields})
-            else:
-                self._write(job, Source(job.bucket, job.key, None, None), {"error": "object not found"}, fields)
-            return
-        source, size = current
-        if (job.etag and source.etag != job.etag) or (job.version and source.version != job.version):
-            log.info("skipped: the object was overwritten after its event; the new upload has its own",
-                     extra={"fields": fields})
-            return
-        if self.results.done_for(job, source):
-            log.info("skipped: already processed", extra={"fields": {**fields, "etag": source.etag}})
-            return
-        if size > MAX_BYTES:  # checked before a single byte is read
-            self._write(job, source, {"error": f"document is {size} bytes; the limit is {MAX_BYTES}"}, fields)
-            return
-        log.info("processing", extra={"fields": fields})
-        try:
-            # The version the record names (s3:GetObjectVersion), or the ETag just checked: never
-            # another upload's bytes.
-            data = self.s3.get_object(Bucket=job.bucket, Key=job.key, IfMatch=f'"{source.etag}"',
-                                      **({"VersionId": source.version} if job.version else {}))["Body"].read()
-        except botocore.exceptions.ClientError as error:
-            if is_missing(error) or error_code(error) in ("PreconditionFailed", "412"):
-                log.info("skipped: the object changed while being read", extra={"fields": fields})
-                return
-            raise
-        try:
-            result = self._ocr(data)
-        except DocumentError as error:
-            self._write(job, source, {"error": str(error)}, fields)
-            return
-        self._write(job, source, result, fields)
-
-    def _ocr(self, data: bytes) -> dict:
-        deadline = Deadline(self.config.max_document_seconds, "documents.max_document_seconds",
-                            stop_at=lambda: self.stop_deadline)
-
-        def on_page(done: int, total: int) -> None:
-            self.heartbeat.beat()
-            deadline(done, total)
-
-        return self.engine.ocr_document(data, on_page=on_page)
-
-    def _write(self, job: Job, source: Source, body: dict, fields: dict) -> None:
-        # An error result for a missing object has no version to compare.
-        def still_current() -> bool:
-            return source.etag is None or (current := current_version(self.s3, job)) is not None and \
-                current[0] == source
-
-        self.results.write(job, source, body, fields, still_current)

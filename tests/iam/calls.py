@@ -98,6 +98,12 @@ def requests_for(call: Call, deployment: Deployment) -> list[Request]:
     NotInDeployment for a call this deployment never makes, and ValueError for an operation this
     mapping does not know, so that a new kind of call cannot pass unexamined."""
     p, op, label = call.params, call.operation, str(call)
+    if call.service == "s3" and op == "ListObjectsV2":
+        # ListObjectsV2, "Permissions": s3:ListBucket on the bucket (the worker lists the part
+        # records of a long document under its output prefix).
+        if p["Bucket"] != call.settings.get("OCR_OUTPUT_BUCKET"):
+            raise ValueError(f"{call}: the worker lists only its output bucket")
+        return [Request("s3:ListBucket", deployment.s3_arn(deployment.output_bucket), call=label)]
     if call.service == "s3":
         bucket, key = _s3_object(call, deployment)
         objects = deployment.s3_arn(bucket, key)

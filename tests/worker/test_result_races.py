@@ -58,9 +58,9 @@ def test_a_stale_record_whose_key_is_overwritten_and_answered_while_it_is_read_w
 
     def newer_upload_answered_first():
         v2 = upload(aws, key, PAGE_TWO)
-        worker_as_role(aws, OtherWorkerMeanwhile(lambda: None, PAGE_TWO)).process(v2, {})
+        worker_as_role(aws, OtherWorkerMeanwhile(lambda: None, PAGE_TWO)).reader.read(v2, {})
 
-    worker_as_role(aws, OtherWorkerMeanwhile(newer_upload_answered_first)).process(v1, {})
+    worker_as_role(aws, OtherWorkerMeanwhile(newer_upload_answered_first)).reader.read(v1, {})
     assert result(aws, key)["pages"][0]["lines"][0]["text"] == PAGE_TWO and writes(aws, key) == 1
 
 
@@ -68,7 +68,7 @@ def test_a_stale_record_whose_key_is_overwritten_while_it_is_read_writes_nothing
     # The newer upload's own event is still queued: the stale result would stand until then.
     key = "incoming/race.png"
     v1 = upload(aws, key, INVOICE)
-    worker_as_role(aws, OtherWorkerMeanwhile(lambda: upload(aws, key, PAGE_TWO))).process(v1, {})
+    worker_as_role(aws, OtherWorkerMeanwhile(lambda: upload(aws, key, PAGE_TWO))).reader.read(v1, {})
     assert writes(aws, key) == 0
 
 
@@ -76,5 +76,5 @@ def test_a_duplicate_delivery_answered_by_another_worker_meanwhile_is_written_on
     key = "incoming/twice.png"
     v1 = upload(aws, key, INVOICE)
     other = worker_as_role(aws, OtherWorkerMeanwhile(lambda: None))
-    worker_as_role(aws, OtherWorkerMeanwhile(lambda: other.process(v1, {}))).process(v1, {})
+    worker_as_role(aws, OtherWorkerMeanwhile(lambda: other.reader.read(v1, {}))).reader.read(v1, {})
     assert result(aws, key)["source"]["version"] == v1.version and writes(aws, key) == 1

@@ -3,127 +3,17 @@ milliseconds: the real Worker, a fake engine, and moto's in-process S3 and SQS (
 conditional writes). The real-process tiers (test_queue_worker.py, test_chaos.py, the e2e tests)
 keep what needs processes: signals, crashes, IAM enforcement, real inference."""
 
-import dataclasses
 import json
 import time
 
-import boto3
 import pytest
-from moto import mock_aws
-from ocr_worker.documents import MAX_BYTES, Document, PageError
-from ocr_worker.jobqueue import FAILURES
-from ocr_worker.protection import TaskProtection
-from ocr_worker.settings import load
-from ocr_worker.worker import Worker
 
 from tests.worker.docs import INVOICE, encode, encrypted_pdf, pdf_of, text_image
+from tests.worker.inprocess import (
+    IN, OUT, PNG, THREE_PAGES, FakeEngine, aws, error_of, failures_of, handle_next, make_worker, receive, send,
+    upload, written)
 
-IN, OUT = "ocr-in", "ocr-out"
-PNG = encode(text_image(INVOICE), "PNG")
-THREE_PAGES = pdf_of([INVOICE, INVOICE, INVOICE])
-
-
-class FakeEngine:
-    """Decodes every page of the document with the worker's own decoder (``documents.Document``,
-    which refuses unreadable and encrypted documents), "reads" each without a model and calls
-    ``on_page`` after it, as OcrEngine does; ``during(page)`` runs first, to stop or fail."""
-
-    model_names = ["fake-det", "fake-rec"]
-    cpu_threads, load_seconds = 1, 0.0
-
-    def __init__(self, during=None):
-        self.during, self.calls = during, 0
-
-    def ocr_document(self, data, on_page=None):
-        self.calls += 1
-        read = []
-        with Document(data) as document:
-            for index, page in enumerate(document):
-                if self.during:
-                    self.during(index)
-                assert not isinstance(page, PageError), page
-                read.append({"page": index + 1, "lines": [{"text": INVOICE, "score": 0.99, "box": []}]})
-                if on_page:
-                    on_page(index + 1, document.page_count)
-        return {"pages": read, "models": self.model_names, "seconds": 0.0}
-
-
-class RecordingProtection(TaskProtection):
-    """TaskProtection without an ECS agent, remembering each call (test_queue_worker.py runs the
-    real one against a fake agent over HTTP)."""
-
-    def __init__(self):
-        super().__init__(None, 600)
-        self.calls = []
-
-    def protect(self):
-        self.calls.append("protect")
-
-    def release(self):
-        self.calls.append("release")
-
-
-@pytest.fixture
-def aws(monkeypatch, tmp_path):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        s3, sqs = boto3.client("s3"), boto3.client("sqs")
-        for bucket in (IN, OUT):
-            s3.create_bucket(Bucket=bucket)
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        queue = sqs.create_queue(QueueName="jobs")["QueueUrl"]
-        dlq = sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
-        yield {"s3": s3, "sqs": sqs, "queue": queue, "dlq": dlq, "folder": tmp_path}
-
-
-def make_worker(aws, engine=None, **config):
-    protection = RecordingProtection()
-    settings = dataclasses.replace(load("worker", {"OCR_QUEUE_URL": aws["queue"], "OCR_OUTPUT_BUCKET": OUT}), **{
-        "dlq_url": aws["dlq"], "retry_delay": 0, "heartbeat_file": str(aws["folder"] / "beat"), **config})
-    worker = Worker(engine or FakeEngine(), settings, sqs=aws["sqs"], s3=aws["s3"], protection=protection)
-    return worker, protection
-
-
-def upload(aws, key, data):
-    """Put ``data`` and return its S3 event record, as the bucket notification sends it."""
-    put = aws["s3"].put_object(Bucket=IN, Key=key, Body=data)
-    return {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": IN}, "object": {
-        "key": key, "eTag": put["ETag"].strip('"'), "versionId": put["VersionId"]}}}
-
-
-def send(aws, body, failures=None):
-    attributes = {FAILURES: {"DataType": "Number", "StringValue": str(failures)}} if failures is not None else {}
-    aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(body), MessageAttributes=attributes)
-
-
-def receive(aws, queue="queue"):
-    """The one message waiting on ``queue``, or None."""
-    messages = aws["sqs"].receive_message(QueueUrl=aws[queue], MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                          MessageAttributeNames=["All"], AttributeNames=["All"]).get("Messages", [])
-    assert len(messages) <= 1, messages
-    return messages[0] if messages else None
-
-
-def handle_next(worker, aws):
-    message = receive(aws)
-    assert message is not None, "no message to handle"
-    return worker.handle(message)
-
-
-def written(aws, key):
-    """Result versions written for ``key``: {"result": n, "error": n}."""
-    versions = aws["s3"].list_object_versions(Bucket=OUT, Prefix=f"results/{key}").get("Versions", [])
-    return {"result": sum(v["Key"] == f"results/{key}.json" for v in versions),
-            "error": sum(v["Key"] == f"results/{key}.error.json" for v in versions)}
-
-
-def error_of(aws, key):
-    return json.loads(aws["s3"].get_object(Bucket=OUT, Key=f"results/{key}.error.json")["Body"].read())["error"]
-
-
-def failures_of(message):
-    return int(message["MessageAttributes"][FAILURES]["StringValue"])
-
+SIZE_LIMIT = 100_000
 
 # -- scale-in, deployment ----------------------------------------------------------------------
 
@@ -195,13 +85,14 @@ def test_sigterm_before_ready_stops_without_a_traceback():
 BAD = {
     "unreadable": ("incoming/torn.png", PNG[:len(PNG) // 2], "unreadable image"),
     "encrypted": ("incoming/locked.pdf", encrypted_pdf(), "encrypted PDF"),
-    "over the size limit": ("incoming/huge.png", b"\x89PNG\r\n\x1a\n" + bytes(MAX_BYTES), "the limit is"),
+    "over the size limit": ("incoming/huge.png", b"\x89PNG\r\n\x1a\n" + bytes(SIZE_LIMIT),
+                            f"the limit is {SIZE_LIMIT} (documents.max_bytes)"),
 }
 
 
 @pytest.mark.parametrize("key, data, reason", BAD.values(), ids=BAD.keys())
 def test_a_bad_document_gets_an_error_result_and_its_message_is_deleted(aws, key, data, reason):
-    worker, _ = make_worker(aws)
+    worker, _ = make_worker(aws, max_bytes=SIZE_LIMIT)
     send(aws, {"Records": [upload(aws, key, data)]})
     assert handle_next(worker, aws) == "done"
     assert reason in error_of(aws, key) and written(aws, key) == {"result": 0, "error": 1}
@@ -210,8 +101,8 @@ def test_a_bad_document_gets_an_error_result_and_its_message_is_deleted(aws, key
 
 def test_an_oversized_document_is_refused_before_a_byte_is_read(aws):
     engine = FakeEngine()
-    worker, _ = make_worker(aws, engine)
-    send(aws, {"Records": [upload(aws, "incoming/huge.png", bytes(MAX_BYTES + 1))]})
+    worker, _ = make_worker(aws, engine, max_bytes=SIZE_LIMIT)
+    send(aws, {"Records": [upload(aws, "incoming/huge.png", bytes(SIZE_LIMIT + 1))]})
     read = []
     worker.s3.meta.events.register("before-call.s3.GetObject", lambda **kwargs: read.append(kwargs))
     assert handle_next(worker, aws) == "done"

@@ -21,7 +21,7 @@ def test_defaults_load_for_every_command_but_the_worker():
         assert {s.name for s in SETTINGS if command in settings.commands_of(s)} == {
             settings.BY_FIELD[f.name].name for f in dataclasses.fields(config)}
     serve = load("serve", {})
-    assert (serve.port, serve.host, serve.max_pages) == (8080, "0.0.0.0", 200)
+    assert (serve.port, serve.host, serve.max_pages) == (8080, "0.0.0.0", 3000)
 
 
 def test_settings_are_frozen_and_every_field_has_one_row_in_the_table():
