@@ -67,7 +67,7 @@ class PartStore:
     def split(self, source: Source, page_count: int, per_part: int) -> list[Range]:
         """Write the manifest (or read the one a first split wrote) and queue one job per part."""
         manifest: Any = {"source": source.as_dict(), "pages": page_count,
-                    "parts": [list(r) for r in ranges(page_count, per_part)]}
+                         "parts": [list(r) for r in ranges(page_count, per_part)]}
         if not self._put(self.folder(source) + "manifest.json", manifest):
             manifest = self._get(self.folder(source) + "manifest.json")
         parts = [(a, b) for a, b in manifest["parts"]]

@@ -86,7 +86,10 @@ class JobReader:
                 body = self._ocr(path, part)
             except DocumentError as error:  # the part is refused, the other parts still read
                 body = {"error": f"pages {describe([part])}: {error}"}
-            if not self.parts.record(source, part, body):
+            if self.parts.record(source, part, body):
+                log.info("part done" if "error" not in body else "part refused",
+                         extra={"fields": {**fields, **({"error": body["error"]} if "error" in body else {})}})
+            else:
                 log.info("skipped: part already processed", extra={"fields": fields})
         else:  # a duplicate, or its writer stopped before the merge: the merge is done here
             log.info("skipped: part already processed", extra={"fields": fields})

@@ -10,8 +10,9 @@ fires. Two things stand in the way:
   ``core.init_glog``, which print a C++ trace and exit 143 ("FatalError: Termination signal"),
   replacing Python's; building a predictor installs them again. :func:`import_paddle` removes
   them the moment they are installed (``paddle.disable_signal_handler``, inside the import) and
-  puts Python's back, so no point of the import is unguarded. A crash still ends the process
-  with a non-zero exit, only without Paddle's C++ trace.
+  puts Python's back, so no point of the import is unguarded; SIGTERM and SIGINT are held
+  until the import is over, since Paddle turns an exception inside it into an import error. A
+  crash still ends the process with a non-zero exit, only without Paddle's C++ trace.
 """
 
 from __future__ import annotations
@@ -74,4 +75,12 @@ def import_paddle() -> None:
     if "paddle" in sys.modules or importlib.util.find_spec("paddle") is None:  # ONNX Runtime only
         return
     sys.meta_path.insert(0, _KeepSignalsFromPaddle())
-    import paddle  # noqa: F401
+    # Held until the import is over: a Stopped raised inside it is caught by Paddle's own import
+    # code and re-raised as "Can not import paddle core", a traceback and exit 1. Unblocked, a
+    # pending SIGTERM runs Python's handler (Stopped) after the import.
+    stops = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        import paddle  # noqa: F401
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)

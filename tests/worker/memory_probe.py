@@ -1,7 +1,9 @@
 """Run as a process of its own: load the engine, OCR each document file given, and print one JSON
-line per document with the process's resident memory after it and its peak so far.
+line per document with the process's resident memory after it and its peak so far. Each file is
+read from its path, as the queue worker reads its local copy; ``<file>:<first>-<last>`` reads
+only those pages, one part of a long document.
 
-    python -m tests.worker.memory_probe <cache> <lock> <file>...
+    python -m tests.worker.memory_probe <cache> <lock> <file>[:<first>-<last>]...
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ def main(cache: str, lock: str, *files: str) -> None:
     print(json.dumps({"document": "(loaded)", "rss_mb": rss_mb(), "peak_mb": peak_mb()}), flush=True)
     for file in files:
         start = time.perf_counter()
-        result = engine.ocr_document(Path(file).read_bytes())
+        path, _, part = file.partition(":")
+        pages = tuple(int(n) for n in part.split("-")) if part else None
+        result = engine.ocr_document(path, pages=pages)
         print(json.dumps({"document": Path(file).name, "pages": len(result["pages"]),
                           "lines": sum(len(p["lines"]) for p in result["pages"]),
                           "errors": [p["error"] for p in result["pages"] if "error" in p],

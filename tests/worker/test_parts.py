@@ -7,10 +7,14 @@ import dataclasses
 import json
 import threading
 
+import boto3
 import pytest
+from botocore.config import Config
+from ocr_worker.jobs import Source
 from ocr_worker.parts import PartStore, ranges
 
 from tests.worker.docs import INVOICE, pdf_of
+from tests.worker.large import sized_pdf
 from tests.worker.inprocess import (
     IN, OUT, FakeEngine, aws, failures_of, handle_next, make_worker, receive, send, upload, written)
 from tests.worker.test_rules import sigterm
@@ -51,8 +55,6 @@ def store(aws):
 
 
 def source_of(record):
-    from ocr_worker.jobs import Source
-
     obj = record["s3"]["object"]
     return Source(IN, KEY, obj["eTag"], obj["versionId"])
 
@@ -219,3 +221,33 @@ def test_the_limits_are_settings(aws, field, value, message):
     worker, _ = make_worker(aws, pages_per_part=20, **{field: value})
     split(aws, worker)
     assert message in result(aws, error=True)["error"]
+
+
+@pytest.mark.slow
+def test_a_3000_page_400_mb_pdf_is_accepted_and_split(aws, tmp_path):
+    path = sized_pdf(tmp_path / "archive.pdf", 3000, 400 * 1024 * 1024)
+    assert path.stat().st_size > 400 * 1024 * 1024 * 0.99
+    worker, _ = make_worker(aws, FakeEngine())  # the deployed limits and part size
+    # Without a streamed checksum: moto decodes an aws-chunked upload of this size in minutes.
+    plain = boto3.client("s3", config=Config(request_checksum_calculation="when_required"))
+    put = plain.put_object(Bucket=IN, Key="incoming/archive.pdf", Body=path.read_bytes())
+    record = {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": IN}, "object": {
+        "key": "incoming/archive.pdf", "eTag": put["ETag"].strip('"'), "versionId": put["VersionId"]}}}
+    send(aws, {"Records": [record]})
+    assert worker.handle(receive(aws)) == "done"
+    parts = []
+    while (message := aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10,
+                                                 WaitTimeSeconds=0).get("Messages")):
+        parts.extend(message)
+    assert len(parts) == 150 and worker.engine.calls == 0
+    ranges = sorted(tuple(json.loads(m["Body"])["pages"]) for m in parts)
+    assert ranges[0] == (1, 20) and ranges[-1] == (2981, 3000)
+    by_range = {tuple(json.loads(m["Body"])["pages"]): m for m in parts}
+    for sample in ((1, 20), (1481, 1500), (2981, 3000)):  # any task takes any part
+        assert worker.handle(by_range[sample]) == "done"
+    assert sorted(worker.engine.parts) == [(1, 20), (1481, 1500), (2981, 3000)]
+    progress = store(aws).progress(Source(IN, "incoming/archive.pdf", record["s3"]["object"]["eTag"],
+                                          record["s3"]["object"]["versionId"]))
+    assert (progress["pages"], progress["parts_done"], progress["parts_outstanding"], progress["pages_done"]) == (
+        3000, 3, 147, 60)
+    assert len(list(worker.reader.copies.directory.iterdir())) == 1  # one local copy, shared by the parts

@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-from ocr_worker.documents import MAX_BYTES
 from ocr_worker.models import ModelLock
 
 from tests.worker.conftest import worker_env
@@ -103,8 +102,12 @@ def test_document_in_result_out(aws, warm_cache, mirror):
         stop(worker)
 
 
+#: A small OCR_MAX_BYTES, so the oversized document stays small (the default is 500 MiB).
+MAX_BYTES = 1_000_000
+
+
 def test_permanent_errors_get_an_error_result_at_once_and_outages_reach_the_dlq(aws, warm_cache, mirror):
-    worker = start_worker(aws, warm_cache, mirror)
+    worker = start_worker(aws, warm_cache, mirror, OCR_MAX_BYTES=str(MAX_BYTES))
     try:
         submit(aws, "incoming/bad.pdf", b"%PDF-1.7 this is not a PDF", s3_event=False)
         submit(aws, "incoming/locked.pdf", encrypted_pdf())

@@ -80,6 +80,37 @@ def test_sigterm_before_ready_stops_without_a_traceback():
         signal.signal(signal.SIGTERM, previous)
 
 
+SIGTERM_INSIDE_PADDLES_IMPORT = """
+import importlib.abc, os, signal, sys
+from ocr_worker import signals
+
+class SignalMidImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "paddle.base.backward":  # deep inside `import paddle`
+            os.kill(os.getpid(), signal.SIGTERM)
+        return None
+
+signals.stop_promptly()
+sys.meta_path.insert(0, SignalMidImport())
+try:
+    signals.import_paddle()
+except signals.Stopped:
+    print("stopped after the import:", "paddle" in sys.modules)
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_inside_paddles_import_stops_after_it_not_with_an_import_error():
+    """Paddle turns an exception raised inside its import into "Can not import paddle core": the
+    chaos test saw a worker stopped there exit 1 with that traceback."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", SIGTERM_INSIDE_PADDLES_IMPORT], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "stopped after the import: True", out.stderr[-2000:]
+
+
 # -- bad documents: an error result at once, never a retry ---------------------------------------
 
 BAD = {
