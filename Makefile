@@ -98,6 +98,7 @@ bench: setup
 	$(VENV)/bin/python tests/bench/bench_synth.py
 	$(VENV)/bin/python tests/bench/bench_worker.py
 	$(VENV)/bin/python tests/bench/bench_serve.py 3
+	$(VENV)/bin/python tests/bench/bench_parts.py 300
 
 # Re-pin the image's packages, with hashes, at the versions the tests run on (requirements.lock).
 image-lock:

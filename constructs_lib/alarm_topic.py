@@ -54,7 +54,9 @@ class AlarmTopic(Construct):
 
     def __init__(self, scope: Construct, id: str, props: Optional[AlarmTopicProps] = None, *, project: str,
                  account_id: str, event_rule_arns: Sequence[str] = ()) -> None:
-        """``event_rule_arns``: EventBridge rules that may publish (``aws:SourceArn``)."""
+        """``event_rule_arns``: EventBridge rules that may publish (``aws:SourceArn``).
+        Attributes: ``topic`` (SnsTopic), ``key`` and ``alias`` (its KMS key), ``policy``,
+        ``subscription`` (with an e-mail), ``props``."""
         super().__init__(scope, id)
         props = self.props = props or AlarmTopicProps()
         name = props.name or Names(project).prefix

@@ -10,6 +10,7 @@ construct is built.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
 import typing
@@ -116,6 +117,8 @@ def load_settings(cdktf_json: Path, env: Optional[typing.Mapping[str, str]] = No
     """Read ``cdktf.json`` context, apply the override file, validate, return Settings."""
     env = os.environ if env is None else env
     raw = _read_json(Path(cdktf_json))
+    if isinstance(raw, dict):
+        _refuse_misplaced(raw, str(cdktf_json))
     raw = raw.get("context", {}).get(CONTEXT_KEY, {}) if isinstance(raw, dict) else None
     if not isinstance(raw, dict):
         raise ConfigError(f"context.{CONTEXT_KEY}", "must be an object", owner=str(cdktf_json))
@@ -126,6 +129,29 @@ def load_settings(cdktf_json: Path, env: Optional[typing.Mapping[str, str]] = No
             raise ConfigError(OVERRIDE_ENV, f"{override}: the override must be a JSON object")
         raw = _merge(raw, extra)
     return settings_from_dict(raw)
+
+
+def _refuse_misplaced(cdktf: dict, owner: str) -> None:
+    """Settings outside ``context.paddleocr_efs`` would be ignored, and synth would go on with the
+    defaults (project, region, local state): refuse a key that looks like ``paddleocr_efs``, and a
+    settings section one level too high (in ``context``, or at the top of the file)."""
+    sections = {f.name for f in fields(Settings)}
+    context = cdktf.get("context", {})
+    for where, keys in (("context.", context if isinstance(context, dict) else {}), ("", cdktf)):
+        for key in keys:
+            if key == CONTEXT_KEY:
+                continue
+            if key in sections:
+                raise ConfigError(f"{where}{key}", f"belongs inside context.{CONTEXT_KEY} "
+                                  f"(context.{CONTEXT_KEY}.{key}); here it would be ignored", owner=owner)
+            looks_like = _normalized(key) == _normalized(CONTEXT_KEY) or \
+                difflib.get_close_matches(key, [CONTEXT_KEY], cutoff=0.8)
+            if looks_like:
+                raise ConfigError(f"{where}{key}", f"unknown key; did you mean context.{CONTEXT_KEY}?", owner=owner)
+
+
+def _normalized(key: str) -> str:
+    return key.lower().replace("-", "").replace("_", "")
 
 
 def settings_from_dict(raw: dict) -> Settings:
@@ -166,7 +192,9 @@ def _build(cls, raw, path: str):
     for key in raw:
         if key not in names:
             moved = _MOVED.get(f"{path}{key}")
+            close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
             raise ConfigError(f"{path}{key}", f"moved to {moved}" if moved else
+                              f"unknown key; did you mean {path}{close[0]}?" if close else
                               f"unknown key (known: {', '.join(sorted(names))})")
     values = {key: _coerce(value, hints[key], f"{path}{key}") for key, value in raw.items()}
     try:

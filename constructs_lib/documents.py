@@ -109,6 +109,9 @@ class DocumentPipeline(Construct):
 
     def __init__(self, scope: Construct, id: str, props: Optional[DocumentPipelineProps] = None, *, project: str,
                  account_id: str) -> None:
+        """``project`` derives the names; ``account_id`` scopes the queue policy to this account's
+        bucket. Attributes: ``queue`` and ``dlq`` (SqsQueue), ``output`` (SecureBucket),
+        ``input_bucket_name``, ``input_bucket_arn``, ``props``."""
         super().__init__(scope, id)
         props = self.props = props or DocumentPipelineProps()
         name = props.name or Names(project).prefix

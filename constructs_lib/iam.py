@@ -56,6 +56,8 @@ class TaskRoles(Construct):
     task_role: IamRole
 
     def __init__(self, scope: Construct, id: str, props: Optional[TaskRolesProps] = None, *, project: str) -> None:
+        """``project`` derives the role names. Attributes: ``execution_role`` and ``task_role``
+        (IamRole), ``props``."""
         super().__init__(scope, id)
         props = self.props = props or TaskRolesProps()
         names = Names(project)

@@ -7,7 +7,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 from constructs import Construct
 
@@ -28,17 +28,62 @@ IGNORED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 
 
 def content_hash(context: Path) -> str:
-    """sha256 over the sorted relative paths and bytes of every file in ``context``."""
+    """sha256 over the sorted relative paths and bytes of every file in ``context`` that the build
+    sends: what ``.dockerignore`` excludes (a stray ``.DS_Store``, logs) never changes the tag."""
+    ignored = dockerignore(context)
     digest = hashlib.sha256()
     files = []
     for folder, dirs, names in os.walk(context):
         dirs[:] = [d for d in dirs if d not in IGNORED_DIRS and not d.endswith(IGNORED_SUFFIXES)]
         files += [Path(folder, n) for n in names if not n.endswith(IGNORED_SUFFIXES)]
     for path in sorted(files, key=lambda p: p.relative_to(context).as_posix()):
+        if ignored(path.relative_to(context).as_posix()):
+            continue
         data = path.read_bytes()
         digest.update(f"{path.relative_to(context).as_posix()}\0{len(data)}\0".encode())
         digest.update(data)
     return digest.hexdigest()
+
+
+def dockerignore(context: Path) -> Callable[[str], bool]:
+    """Whether a path (relative, with ``/``) is excluded by ``context/.dockerignore``, as the
+    builder reads it: one pattern a line, ``#`` comments, ``*`` and ``?`` within a name, ``**``
+    across directories, a pattern that matches a directory excludes what is under it, and a later
+    ``!pattern`` includes again ("Dockerfile reference", .dockerignore file)."""
+    path = context / ".dockerignore"
+    rules: list[tuple[bool, re.Pattern]] = []
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        include = line.startswith("!")
+        pattern = line.removeprefix("!").strip().strip("/")
+        rules.append((include, re.compile(f"^{_glob(pattern)}(?:/.*)?$")))
+
+    def ignored(relative: str) -> bool:
+        excluded = False
+        for include, rule in rules:
+            if rule.match(relative):
+                excluded = not include
+        return excluded
+
+    return ignored
+
+
+def _glob(pattern: str) -> str:
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return out
 
 
 @dataclass(frozen=True)
@@ -91,7 +136,10 @@ class ImageRepository(Construct):
     build: Optional[DataResource]
 
     def __init__(self, scope: Construct, id: str, props: Optional[ImageRepositoryProps] = None, *, project: str,
-                 region: str, context_dir: Path) -> None:
+                 region: str, context_dir: Optional[Path] = None) -> None:
+        """``context_dir``: the image folder that ``props.build`` builds (needed only then).
+        Attributes: ``repository`` (EcrRepository), ``image_uri`` (what the task runs), ``build``
+        (the hook, or None), ``props``."""
         super().__init__(scope, id)
         props = self.props = props or ImageRepositoryProps()
         self.repository = EcrRepository(
@@ -108,6 +156,9 @@ class ImageRepository(Construct):
             assert props.image_uri  # the props refuse build=False without image_uri
             self.image_uri, self.build = props.image_uri, None
             return
+        if context_dir is None:
+            raise validation.ConfigError("ImageRepository.context_dir",
+                                         "required when build is on (the folder to build)")
         tag = content_hash(context_dir)
         # The asset travels with the stack's JSON (Terraform Cloud, another machine); its path is
         # relative to the stack's directory, and keyed by the same hash as the tag.

@@ -158,7 +158,9 @@ class ModelCache(Construct):
                  vpc_id: str, subnets_by_az, client_security_group_id: str) -> None:
         """``subnets_by_az``: zone name -> subnet id, a dict or a map token such as
         ``Network.private_subnets_by_az``; one mount target per zone, keyed by zone name (EFS
-        allows one per zone)."""
+        allows one per zone). Attributes: ``file_system_id``/``_arn``, ``access_point_id``/``_arn``,
+        ``security_group_id``, ``uid``, ``gid``, ``throughput_mode`` (read from the data sources
+        when adopted), ``props``."""
         super().__init__(scope, id)
         props = self.props = props or ModelCacheProps()
         name = props.name or Names(project).file_system

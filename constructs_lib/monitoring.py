@@ -61,6 +61,8 @@ class Monitoring(Construct):
     def __init__(self, scope: Construct, id: str, props: Optional[MonitoringProps] = None, *, project: str,
                  region: str, account_id: str, service: OcrService, documents: DocumentPipeline,
                  cache: ModelCache) -> None:
+        """Alarms on the metrics of ``service``, ``documents`` and ``cache``. Attributes: ``topic``
+        (AlarmTopic), ``task_failed`` (CloudwatchEventRule), ``dashboard``, ``props``."""
         super().__init__(scope, id)
         props = self.props = props or MonitoringProps()
         name = props.name or Names(project).prefix

@@ -117,6 +117,8 @@ class Network(Construct):
     task_security_group: SecurityGroup
 
     def __init__(self, scope: Construct, id: str, props: Optional[NetworkProps] = None, *, project: str) -> None:
+        """``project`` derives the names. Attributes: ``vpc_id``, ``private_subnet_ids``,
+        ``private_subnets_by_az`` (zone -> subnet), ``task_security_group``, ``props``."""
         super().__init__(scope, id)
         props = props or NetworkProps()
         self.props = props

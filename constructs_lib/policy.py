@@ -84,6 +84,15 @@ def grant(role: Role, name: str, statements: Sequence[DataAwsIamPolicyDocumentSt
     Like aws-cdk-lib's ``Grant``, the policy goes to the principal: it is created beside the role,
     in the role's stack, and refers to the granted resources. The resources' stack therefore never
     depends on the stack that holds the role."""
-    holder = Construct(cast(Construct, role.node.scope), f"{role.node.id}-grant-{name}")
+    scope, id = cast(Construct, role.node.scope), f"{role.node.id}-grant-{name}"
+    granted = scope.node.try_find_child(id)
+    if granted is not None:  # granted before: safe to call again
+        if getattr(granted, "statements", None) != list(statements):
+            raise ValueError(f"{role.node.path}: a grant named {name!r} is already attached with other statements")
+        return granted.policy  # type: ignore[attr-defined]
+    holder = Construct(scope, id)
+    holder.statements = list(statements)  # type: ignore[attr-defined]
     document = policy_document(holder, "document", statements)
-    return IamRolePolicy(holder, "policy", name=name, role=role.name, policy=document.json)
+    holder.policy = IamRolePolicy(holder, "policy", name=name, role=role.name,  # type: ignore[attr-defined]
+                                  policy=document.json)
+    return holder.policy  # type: ignore[attr-defined]

@@ -56,6 +56,8 @@ class QueueScaling(Construct):
 
     def __init__(self, scope: Construct, id: str, props: Optional[QueueScalingProps] = None, *,
                  service: OcrService, documents: DocumentPipeline) -> None:
+        """Scales ``service`` on the backlog of ``documents``' queue. Attributes: ``target``,
+        ``backlog_policy``, ``wake_policy``, ``props``."""
         super().__init__(scope, id)
         settings = self.props = props or QueueScalingProps()
         service_name = service.service.name

@@ -75,6 +75,7 @@ class SecureBucket(Construct):
     bucket: S3Bucket
 
     def __init__(self, scope: Construct, id: str, props: Optional[SecureBucketProps] = None) -> None:
+        """Attributes: ``bucket`` (S3Bucket), ``props``."""
         super().__init__(scope, id)
         props = self.props = props or SecureBucketProps()
         self.bucket = bucket = S3Bucket(self, "bucket", bucket=props.bucket_name, bucket_prefix=props.bucket_prefix,

@@ -62,6 +62,8 @@ class OcrService(Construct):
 
     def __init__(self, scope: Construct, id: str, props: Optional[OcrServiceProps] = None, *, project: str,
                  task: OcrTaskDefinition, subnet_ids: Sequence[str], security_group_id: str) -> None:
+        """Runs ``task`` in ``subnet_ids`` behind ``security_group_id``. Attributes: ``cluster``
+        (EcsCluster), ``service`` (EcsService), ``capacity_providers``, ``task``, ``props``."""
         super().__init__(scope, id)
         sv = self.props = props or OcrServiceProps()
         names = Names(project)

@@ -117,7 +117,8 @@ class OcrTaskDefinition(Construct):
                  region: str, image: ImageRepository, cache: ModelCache, roles: Roles, pipeline: DocumentPipeline,
                  environment: Optional[dict[str, str]] = None) -> None:
         """``environment`` is added to what the task sets itself (``AWS_REGION``,
-        ``PADDLE_PDX_CACHE_HOME``, ``OCR_STOP_SECONDS``, the pipeline's ``worker_environment``)."""
+        ``PADDLE_PDX_CACHE_HOME``, ``OCR_STOP_SECONDS``, the pipeline's ``worker_environment``).
+        Attributes: ``task_definition`` (EcsTaskDefinition), ``log_group``, ``roles``, ``props``."""
         super().__init__(scope, id)
         props = props or TaskProps()
         family = props.family or Names(project).family

@@ -27,7 +27,11 @@ tag_in_registry() {
 # Tags are immutable: a tag the registry already holds is this same content (the tag is its
 # hash), so a rollback to an earlier image/ or a re-run after a failed apply pushes nothing.
 if [ -z "${SKIP_ECR_LOGIN:-}" ]; then
-  : "${AWS_REGION:?AWS_REGION is required for the ECR login}"
+  # An ECR registry names its region: <account>.dkr.ecr.<region>.amazonaws.com[.cn].
+  if [ -z "${AWS_REGION:-}" ] && [[ "${registry}" =~ ^[0-9]+\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$ ]]; then
+    AWS_REGION="${BASH_REMATCH[1]}"
+  fi
+  : "${AWS_REGION:?AWS_REGION is required for the ECR login (IMAGE_URI is not an ECR URI that names one)}"
   if aws ecr describe-images --region "${AWS_REGION}" --repository-name "${repository}" \
        --image-ids "imageTag=${tag}" >/dev/null 2>&1; then
     echo "${IMAGE_URI} is already in the repository; skipping the build and push"

@@ -34,6 +34,36 @@ def test_override_file_merges_key_by_key(tmp_path):
     assert s.project == "sabuho"
 
 
+MISPLACED = {
+    # The two cases: each synthesized sabuho, us-east-1 and local state, in silence.
+    "a typo of paddleocr_efs": ({"context": {"paddleocr-efs": {"project": "teamb"}}},
+                                "context.paddleocr-efs: unknown key; did you mean context.paddleocr_efs?"),
+    "a section one level too high": ({"context": {"paddleocr_efs": {"project": "teamb"},
+                                                  "backend": {"type": "s3", "bucket": "state"}}},
+                                     "context.backend: belongs inside context.paddleocr_efs "
+                                     "(context.paddleocr_efs.backend)"),
+    "a section at the top of the file": ({"service": {"cpu": 4096}, "context": {}},
+                                         "service: belongs inside context.paddleocr_efs"),
+    "a near miss": ({"context": {"paddleocr_ef": {}}}, "context.paddleocr_ef: unknown key; did you mean"),
+}
+
+
+@pytest.mark.parametrize("cdktf, message", MISPLACED.values(), ids=MISPLACED.keys())
+def test_settings_outside_their_object_are_refused_not_ignored(tmp_path, cdktf, message):
+    path = tmp_path / "cdktf.json"
+    path.write_text(json.dumps({"language": "python", "app": "python main.py", **cdktf}))
+    with pytest.raises(ConfigError) as error:
+        load_settings(path, env={})
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_cdktfs_own_keys_and_other_context_pass(tmp_path):
+    path = tmp_path / "cdktf.json"
+    path.write_text(json.dumps({"language": "python", "app": "python main.py", "projectId": "x",
+                                "context": {"excludeStackIdFromLogicalIds": "true", "paddleocr_efs": {}}}))
+    assert load_settings(path, env={}).project == Settings().project
+
+
 def test_settings_derive_names_from_the_project():
     assert settings_from_dict({"project": "teamb"}).names == Names("teamb")
 
@@ -50,8 +80,9 @@ def test_zones_are_looked_up_unless_pinned():
 BAD = {
     "zone from another region": ({"network": {"availability_zones": ["eu-west-1a", "eu-west-1b"]}},
                                  "network.availability_zones[0]: 'eu-west-1a' is not a zone of region 'us-east-1'"),
-    "unknown key": ({"model_cache": {"sizee": 1}}, "model_cache.sizee: unknown key"),
-    "unknown top-level key": ({"regoin": "x"}, "regoin: unknown key"),
+    "unknown key": ({"model_cache": {"uidd": 1}}, "model_cache.uidd: unknown key; did you mean model_cache.uid?"),
+    "unknown top-level key": ({"regoin": "x"}, "regoin: unknown key; did you mean region?"),
+    "unknown key, nothing close": ({"zzz": 1}, "zzz: unknown key (known: aws_endpoint, backend,"),
     "moved key": ({"service": {"max_tasks": 3}}, "service.max_tasks: moved to scaling.max_tasks"),
     "uid not an integer": ({"model_cache": {"uid": "1000"}}, "model_cache.uid: must be an integer, got '1000'"),
     "gid is a float": ({"model_cache": {"gid": 1000.5}}, "model_cache.gid: must be an integer, got 1000.5"),

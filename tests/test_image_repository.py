@@ -8,6 +8,7 @@ import pytest
 
 from constructs_lib.framework import aws
 from constructs_lib.image_repository import ImageRepository, ImageRepositoryProps, content_hash
+from constructs_lib.validation import ConfigError
 from tests.synth import (
     assert_refused,
     load_stack,
@@ -20,6 +21,8 @@ from tests.synth import (
     synth_app,
     synth_stack,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_ecr_repository_is_immutable_scanned_encrypted_and_pruned(service_doc):
@@ -128,3 +131,62 @@ def test_an_image_outside_private_ecr_gets_no_pull_grant(tmp_path, uri):
 ], ids=["upper case", "too short", "trailing separator", "no image", "keep none"])
 def test_props_refuse_what_ecr_refuses(props, message):
     assert_refused(ImageRepositoryProps, props, message)
+
+
+def test_the_tag_hashes_what_the_build_sends_as_dockerignore_says(tmp_path):
+    """A stray .DS_Store or log changed the tag (and rebuilt the image) though the build never
+    sends it; a file the build does send changes it."""
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / ".dockerignore").write_text("# junk\n.DS_Store\n**/*.log\n!keep.log\nlogs/\n")
+    before = content_hash(tmp_path)
+    (tmp_path / ".DS_Store").write_bytes(b"\0")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "debug.log").write_text("x")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.txt").write_text("x")
+    assert content_hash(tmp_path) == before
+    (tmp_path / "keep.log").write_text("sent")  # included again by !keep.log
+    assert content_hash(tmp_path) != before
+
+
+def test_the_image_folder_ignores_finder_files():
+    from constructs_lib.image_repository import dockerignore
+
+    assert dockerignore(ROOT / "image")(".DS_Store") and not dockerignore(ROOT / "image")("Dockerfile")
+
+
+def test_no_build_context_is_needed_when_the_image_is_given_and_one_is_when_it_is_built():
+    stack = new_stack()
+    image = ImageRepository(stack, "given", ImageRepositoryProps(build=False, image_uri="public.ecr.aws/x/y:1"),
+                            project="teamb", region="us-east-1")
+    assert image.image_uri == "public.ecr.aws/x/y:1"
+    with pytest.raises(ConfigError, match="ImageRepository.context_dir: required when build is on"):
+        ImageRepository(stack, "built", ImageRepositoryProps(), project="teamb", region="us-east-1")
+
+
+@pytest.mark.parametrize("uri, region", [
+    ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/teamb-processor:abc", "eu-west-1"),
+    ("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/teamb-processor:abc", "cn-north-1"),
+])
+def test_build_and_push_takes_the_region_from_an_ecr_uri(tmp_path, uri, region):
+    """Without AWS_REGION the script exited 1, and the README's CI line did not set it. A stub
+    `aws` answers that the tag exists, so nothing is built; it records the region it was given."""
+    import os
+    import subprocess
+
+    stub = tmp_path / "aws"
+    stub.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/calls\nexit 0\n')
+    stub.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "IMAGE_URI": uri}
+    result = subprocess.run([str(ROOT / "image" / "build_and_push.sh")], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and "already in the repository" in result.stdout, result.stderr
+    assert f"--region {region}" in (tmp_path / "calls").read_text()
+
+
+def test_build_and_push_without_a_region_names_what_is_missing(tmp_path):
+    import subprocess
+
+    result = subprocess.run([str(ROOT / "image" / "build_and_push.sh")], env={"PATH": "/usr/bin:/bin",
+                            "IMAGE_URI": "registry.example.com/x:1"}, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "AWS_REGION is required for the ECR login" in result.stderr

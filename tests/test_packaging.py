@@ -26,3 +26,13 @@ def test_the_wheel_holds_the_library_alone(tmp_path):
     assert {t for t in tops if not t.endswith(".dist-info")} == {"constructs_lib"}
     names = zipfile.ZipFile(wheel).namelist()
     assert "constructs_lib/py.typed" in names and not any("run_task" in n for n in names)
+
+
+def test_the_version_comes_from_the_package_and_the_changelog_has_it():
+    import tomllib
+
+    import constructs_lib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert constructs_lib.__version__ == version
+    assert f"## {version} " in (ROOT / "docs" / "CHANGELOG.md").read_text()

@@ -36,3 +36,19 @@ def test_tls_deny_and_confused_deputy_trust():
     assert {c["variable"] for c in st["condition"]} == {"aws:SourceAccount", "aws:SourceArn"}
     deny = deny_without_tls(["s3:*"], ["arn:aws:s3:::b"])
     assert deny.effect == "Deny" and deny.condition[0].values == ["false"]
+
+
+def test_a_grant_made_again_returns_the_same_policy_and_a_conflicting_one_is_refused():
+    """Calling a construct's grant twice (``pipeline.grant_process(role)`` in two places) used to
+    raise a duplicate-construct error; the same grant is now the same policy."""
+    import pytest
+
+    from constructs_lib.framework import Testing
+
+    stack = TerraformStack(Testing.app(), "s")
+    role = aws.iam_role.IamRole(stack, "r", name="r", assume_role_policy="{}")
+    read = [statement("Read", ["s3:GetObject"], ["arn:aws:s3:::b/*"])]
+    assert grant(role, "read", read) is grant(role, "read", list(read))
+    assert len(resources(synth_stack(stack), "aws_iam_role_policy")) == 1
+    with pytest.raises(ValueError, match="a grant named 'read' is already attached with other statements"):
+        grant(role, "read", [statement("Read", ["s3:GetObject"], ["arn:aws:s3:::other/*"])])

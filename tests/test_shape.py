@@ -37,3 +37,26 @@ def test_constructs_take_few_parameters():
                     continue
                 count = len(init.args.args) + len(init.args.kwonlyargs) - 3  # self, scope, id
                 assert count <= CONSTRUCT_PARAMETERS, f"{node.name} takes {count} parameters beside scope and id"
+
+
+def test_help_shows_each_constructs_own_constructor_and_its_attributes():
+    """``help(OcrService)`` showed "Creates a new construct node." (constructs' own __init__) for
+    six of eight constructors, and no attributes."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import constructs_lib
+    from constructs import Construct
+
+    found = []
+    for info in pkgutil.iter_modules(constructs_lib.__path__):
+        module = importlib.import_module(f"constructs_lib.{info.name}")
+        for cls in vars(module).values():
+            if inspect.isclass(cls) and issubclass(cls, Construct) and cls.__module__ == module.__name__ \
+                    and not cls.__name__.endswith("Stack"):
+                found.append(cls.__name__)
+                doc = cls.__init__.__doc__ or ""
+                assert doc and doc != Construct.__init__.__doc__, cls.__name__
+                assert "Attributes:" in doc, cls.__name__
+    assert len(found) >= 10, found

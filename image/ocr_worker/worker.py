@@ -27,6 +27,11 @@ Stop and retry semantics (the README's "Stop and retry semantics" says the same)
   event. Results are written conditionally (``If-Match`` / ``If-None-Match``) on what was seen
   before a last "still current?" check, so a stale record can never overwrite a newer result.
 
+- **Long documents** (more than ``OCR_PAGES_PER_PART`` pages) are split into page-range jobs on
+  the same queue (:mod:`ocr_worker.parts`). Each part follows the rules above on its own: an
+  interruption or a crash costs that part, failures count per part, and a part dead-lettered
+  leaves an error record, so the document's result names the pages that were not read.
+
 The pieces: :mod:`ocr_worker.jobs` (what a message asks for), :mod:`ocr_worker.jobqueue` (the
 queue's moves), :mod:`ocr_worker.reader` (what each job becomes), :mod:`ocr_worker.results` (the
 result writer), :mod:`ocr_worker.parts` (long documents), :mod:`ocr_worker.deadline`.

@@ -29,12 +29,12 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
-from tests.conftest import start_moto_server  # noqa: E402
+from tests.e2e.harness import free_port, wait_for_port  # noqa: E402
 from tests.model_mirror import build_mirror  # noqa: E402
 from tests.worker.large import real_pages_pdf  # noqa: E402
 
-#: (label, workers, pages per part; None: the deployed default)
-CONFIGS = [("1 worker, whole document", 1, 10_000), ("1 worker, parts of 20", 1, None),
+#: (label, workers, pages per part; None: the deployed default; 3000, the most, reads it whole)
+CONFIGS = [("1 worker, whole document", 1, 3000), ("1 worker, parts of 20", 1, None),
            ("2 workers, parts of 20", 2, None), ("3 workers, parts of 20", 3, None)]
 
 
@@ -51,7 +51,11 @@ def main() -> None:
             "OCR_MODEL_SOURCE": f"file://{mirror}"}
     subprocess.run([sys.executable, "-m", "ocr_worker", "warm"], env=base, check=True, stdout=subprocess.DEVNULL)
     document = real_pages_pdf(work / "long.pdf", pages).read_bytes()
-    moto, endpoint = start_moto_server()
+    port = free_port()
+    moto = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    endpoint = f"http://127.0.0.1:{port}"
     aws = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
            "AWS_DEFAULT_REGION": "us-east-1"}
     os.environ.update(aws)
@@ -90,7 +94,7 @@ def one_run(s3, sqs, env, document: bytes, workers: int, per_part, cpus, name: s
     for i in range(workers):
         cpu = {cpus[i]} if workers <= len(cpus) else set(cpus)
         procs.append(subprocess.Popen([sys.executable, "-m", "ocr_worker", "worker"], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      stdout=open(Path(env["PADDLE_PDX_CACHE_HOME"]).parent / f"{name}-{i}.log", "w"), stderr=subprocess.STDOUT,
                                       preexec_fn=lambda cpu=cpu: os.sched_setaffinity(0, cpu)))
     try:
         time.sleep(8)  # the workers load their models before the clock starts, as running tasks have
