@@ -57,6 +57,7 @@ class JobReader:
             self._write(job, source, {"error": f"document is {size} bytes; the limit is {self.config.max_bytes} "
                                                "(documents.max_bytes)"}, fields)
             return
+        log.info("processing", extra={"fields": fields})
         if (path := self._local_copy(job, source, fields)) is None:
             return
         try:
@@ -68,7 +69,6 @@ class JobReader:
             parts = self.parts.split(source, page_count, self.config.pages_per_part)
             log.info("split into parts", extra={"fields": {**fields, "pages": page_count, "parts": len(parts)}})
             return
-        log.info("processing", extra={"fields": fields})
         try:
             result = self._ocr(path, None)
         except DocumentError as error:

@@ -93,7 +93,7 @@ def test_no_document_is_lost_or_written_twice_under_sigterm_and_sigkill(aws, war
         return proc
 
     workers = [start_logged() for _ in range(WORKERS)]
-    wait_for(lambda: len(manifests(aws)) == LONG_DOCUMENTS, timeout=300)
+    wait_for(lambda: len(splits_done(aws)) == LONG_DOCUMENTS, timeout=300)
     for key in docs:
         if key not in long_documents:
             sqs.send_message(QueueUrl=aws["queue"], MessageBody=json.dumps(event(aws, key)))
@@ -184,9 +184,10 @@ def parts_written(aws):
     return sum(bool(re.search(r"/\d{5}-\d{5}(\.error)?\.json$", item["Key"])) for item in listing)
 
 
-def manifests(aws):
+def splits_done(aws):
+    """Long documents whose split has queued every part (progress.json is written last)."""
     listing = aws["s3"].list_objects_v2(Bucket=aws["out"], Prefix="results/.parts/").get("Contents", [])
-    return [item["Key"] for item in listing if item["Key"].endswith("/manifest.json")]
+    return [item["Key"] for item in listing if item["Key"].endswith("/progress.json")]
 
 
 def share(k, docs):

@@ -22,7 +22,7 @@ class OtherWorkerMeanwhile:
     def __init__(self, meanwhile, text=INVOICE):
         self.meanwhile, self.text = meanwhile, text
 
-    def ocr_document(self, data, on_page=None):
+    def ocr_document(self, data, on_page=None, pages=None):
         self.meanwhile()
         return {"pages": [{"lines": [{"text": self.text}]}], "seconds": 0.1, "models": []}
 
