@@ -14,9 +14,10 @@ pytestmark = [pytest.mark.moto, pytest.mark.ocr, pytest.mark.slow]
 
 
 def test_a_600_page_pdf_is_read_in_full_by_three_workers(aws, warm_cache, mirror, tmp_path):
-    # 100 dpi keeps 600 dense pages inside CI's time; the reading is compared page by page with
+    # 72 dpi and one inference thread per worker (3 workers, 2 CPUs) keep 600 dense pages inside
+    # CI's time; the reading is compared page by page with
     # the same workers' reading of each real page alone.
-    workers = [start_worker(aws, warm_cache, mirror, OCR_PDF_DPI="100") for _ in range(3)]
+    workers = [start_worker(aws, warm_cache, mirror, OCR_PDF_DPI="72", OCR_CPU_THREADS="1") for _ in range(3)]
     try:
         reference = real_pages_pdf(tmp_path / "reference.pdf", len(REAL_PAGES))
         aws["s3"].put_object(Bucket=aws["in"], Key="incoming/reference.pdf", Body=reference.read_bytes())
@@ -43,4 +44,4 @@ def test_a_600_page_pdf_is_read_in_full_by_three_workers(aws, warm_cache, mirror
     by_worker = [sum(1 for line in out.splitlines() if '"processing"' in line and "incoming/long.pdf" in line)
                  for out in logs]
     assert sum(1 for e in read if e.get("pages")) == 30 and all(by_worker), by_worker  # every worker took parts
-    print(f"\n600 pages at 100 dpi: {seconds:.0f} s with 3 workers; parts per worker {by_worker}")
+    print(f"\n600 pages at 72 dpi: {seconds:.0f} s with 3 workers; parts per worker {by_worker}")
