@@ -76,7 +76,7 @@ class PartStore:
         for first, last in parts:
             self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps({
                 **source.as_dict(), "pages": [first, last], "page_count": manifest["pages"]}))
-        self.write_progress(source)
+        self.write_progress(source, manifest=manifest)
         return parts
 
     # -- records ----------------------------------------------------------------------------------
@@ -97,9 +97,11 @@ class PartStore:
                         states[part] = "failed" if match[3] else "done"
         return states
 
-    def progress(self, source: Source, states: Optional[dict[Range, str]] = None) -> Optional[dict]:
-        """Pages done, parts outstanding and failed parts; None when the document was not split."""
-        manifest = self._get(self.folder(source) + "manifest.json")
+    def progress(self, source: Source, states: Optional[dict[Range, str]] = None,
+                 manifest: Optional[dict] = None) -> Optional[dict]:
+        """Pages done, parts outstanding and failed parts; None when the document was not split.
+        ``states`` and ``manifest``: what the caller has read already."""
+        manifest = manifest or self._get(self.folder(source) + "manifest.json")
         if manifest is None:
             return None
         states = self.states(source) if states is None else states
@@ -111,10 +113,11 @@ class PartStore:
                 "parts_failed": len(failed), "parts_outstanding": len(parts) - len(done) - len(failed),
                 "failed_pages": describe(failed)}
 
-    def write_progress(self, source: Source, states: Optional[dict[Range, str]] = None) -> None:
+    def write_progress(self, source: Source, states: Optional[dict[Range, str]] = None,
+                       manifest: Optional[dict] = None) -> None:
         """Rewrite ``progress.json``, unless the copy there has counted as many records already."""
         key = self.folder(source) + "progress.json"
-        progress = self.progress(source, states)
+        progress = self.progress(source, states, manifest)
         if progress is None:
             return
         for _ in range(3):
@@ -132,7 +135,7 @@ class PartStore:
             return None
         parts = [(a, b) for a, b in manifest["parts"]]
         states = self.states(source)
-        self.write_progress(source, states)
+        self.write_progress(source, states, manifest)
         if any(p not in states for p in parts):
             return None
         pages: list[dict] = []
