@@ -32,6 +32,7 @@ from constructs_lib.scaling import QueueScalingProps
 from constructs_lib.service import OcrServiceProps
 from constructs_lib.task_definition import TaskProps
 from constructs_lib.validation import ConfigError, Props
+from constructs_lib.worker import OWNED, WorkerProps
 
 __all__ = ["CONTEXT_KEY", "OVERRIDE_ENV", "ConfigError", "Settings", "load_settings", "settings_from_dict"]
 
@@ -43,7 +44,10 @@ _OWN_TAGS = 3
 
 #: Keys that moved to another section, for a helpful error.
 _MOVED = {"service.min_tasks": "scaling.min_tasks", "service.max_tasks": "scaling.max_tasks",
-          "service.backlog_per_task": "scaling.backlog_per_task", "service.alarm_email": "monitoring.alarm_email"}
+          "service.backlog_per_task": "scaling.backlog_per_task", "service.alarm_email": "monitoring.alarm_email",
+          "service.environment": "the worker section (worker.cpu_threads sets OCR_CPU_THREADS, ...)"}
+#: Worker settings that another section sets.
+_SET_BY = {f"worker.{key}": owner for key, owner in OWNED.items()}
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,8 @@ class Settings(Props):
         aws_endpoint: Point the provider and the S3 backend at another AWS API (moto, LocalStack).
         backend, network, model_cache, iam, service, scaling, image, documents, monitoring, models:
             the props of the construct each section configures.
+        worker: The worker's own settings (:class:`~constructs_lib.worker.WorkerProps`), checked by
+            the worker's rules.
     """
 
     project: str = "sabuho"
@@ -90,6 +96,7 @@ class Settings(Props):
     documents: DocumentPipelineProps = field(default_factory=DocumentPipelineProps)
     monitoring: MonitoringProps = field(default_factory=MonitoringProps)
     models: ModelSourceProps = field(default_factory=ModelSourceProps)
+    worker: WorkerProps = field(default_factory=WorkerProps)
 
     def validate(self) -> None:
         validation.project("project", self.project)
@@ -191,9 +198,10 @@ def _build(cls, raw, path: str):
     names = {f.name for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in names:
-            moved = _MOVED.get(f"{path}{key}")
+            moved, owner = _MOVED.get(f"{path}{key}"), _SET_BY.get(f"{path}{key}")
             close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
             raise ConfigError(f"{path}{key}", f"moved to {moved}" if moved else
+                              f"is set by {owner}, not here" if owner else
                               f"unknown key; did you mean {path}{close[0]}?" if close else
                               f"unknown key (known: {', '.join(sorted(names))})")
     values = {key: _coerce(value, hints[key], f"{path}{key}") for key, value in raw.items()}

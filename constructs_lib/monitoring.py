@@ -78,7 +78,7 @@ class Monitoring(Construct):
             self, "task-failed", name=f"{name}-task-failed",
             description="A task of the OCR service stopped by itself with a non-zero container exit code",
             event_pattern=json.dumps({"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"], "detail": {
-                "clusterArn": [service.cluster.arn], "group": [f"service:{service.service.name}"],
+                "clusterArn": [service.cluster_arn], "group": [f"service:{service.service.name}"],
                 "lastStatus": ["STOPPED"], "stopCode": [{"anything-but": list(ORDERED_STOPS)}],
                 "containers": {"exitCode": [{"anything-but": 0}]}}}))
         self.topic = AlarmTopic(self, "alarm-topic", AlarmTopicProps(name=name, email=props.alarm_email),

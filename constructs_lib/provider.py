@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping, Optional
 
+from constructs_lib import __version__
 from constructs_lib.framework import TerraformStack, aws
 
 AwsProvider = aws.provider.AwsProvider
@@ -29,12 +30,14 @@ def constrain_aws_provider(stack: TerraformStack, constraint: str = AWS_PROVIDER
 def add_aws_provider(stack: TerraformStack, *, region: str, project: str, tags: Optional[Mapping[str, str]] = None,
                      endpoint: Optional[str] = None,
                      version_constraint: str = AWS_PROVIDER_CONSTRAINT) -> AwsProvider:
-    """The AWS provider for ``region``, tagging every resource with ``Project``, ``ManagedBy`` and
-    ``tags``. ``endpoint`` points every service at another AWS API (moto, LocalStack)."""
+    """The AWS provider for ``region``, tagging every resource with ``Project``, ``ManagedBy``
+    (``paddleocr-efs <version>``: which release last deployed it) and ``tags``. ``endpoint``
+    points every service at another AWS API (moto, LocalStack)."""
     provider = AwsProvider(
         stack, "aws",
         region=region,
-        default_tags=[AwsProviderDefaultTags(tags={"Project": project, "ManagedBy": "paddleocr-efs", **(tags or {})})],
+        default_tags=[AwsProviderDefaultTags(tags={"Project": project, "ManagedBy": f"paddleocr-efs {__version__}",
+                                                   **(tags or {})})],
         endpoints=[AwsProviderEndpoints(**{s: endpoint for s in _ENDPOINT_SERVICES})] if endpoint else None,
         s3_use_path_style=True if endpoint else None,
         # A local AWS API answers unimplemented calls with HTTP 500, which the provider would

@@ -63,8 +63,11 @@ class QueueScaling(Construct):
         service_name = service.service.name
         self.target = AppautoscalingTarget(
             self, "target", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
-            resource_id=f"service/{service.cluster.name}/{service_name}",
-            min_capacity=settings.min_tasks, max_capacity=settings.max_tasks)
+            resource_id=f"service/{service.cluster_name}/{service_name}",
+            min_capacity=settings.min_tasks, max_capacity=settings.max_tasks,
+            # `paddleocr-efs pause` suspends scaling (constructs_lib/operate/service.py); the next
+            # plan must not lift the pause.
+            lifecycle={"ignore_changes": ["suspended_state"]})
         where: dict[str, Any] = {"resource_id": self.target.resource_id,
                                  "scalable_dimension": self.target.scalable_dimension,
                                  "service_namespace": self.target.service_namespace}

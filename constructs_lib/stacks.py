@@ -104,14 +104,15 @@ class ServiceStack(AppStack):
         task = OcrTaskDefinition(self, "ocr-task", settings.service.task_props(), project=project,
                                  region=settings.region, image=image, cache=cache, roles=roles, pipeline=documents,
                                  environment={"OCR_MODEL_TIER": settings.models.tier,
-                                              "OCR_MODEL_SOURCE": settings.models.source})
+                                              "OCR_MODEL_SOURCE": settings.models.source,
+                                              **settings.worker.environment()})
         ocr = OcrService(self, "ocr", settings.service.service_props(), project=project, task=task,
                          subnet_ids=network.private_subnet_ids, security_group_id=network.task_security_group.id)
         QueueScaling(self, "scaling", settings.scaling, service=ocr, documents=documents)
         monitoring = Monitoring(self, "monitoring", settings.monitoring, project=project, region=settings.region,
                                 account_id=account_id, service=ocr, documents=documents, cache=cache)
 
-        self.output("cluster_name", ocr.cluster.name, "ECS cluster")
+        self.output("cluster_name", ocr.cluster_name, "ECS cluster")
         self.output("service_name", ocr.service.name, "ECS service")
         self.output("task_definition_family", task.family, "Task definition family")
         self.output("log_group", task.log_group.name, "CloudWatch log group of both containers")
@@ -121,8 +122,11 @@ class ServiceStack(AppStack):
         self.output("alarm_topic_arn", monitoring.topic.arn, "SNS topic of the alarms")
         self.output("image_uri", image.image_uri, "The image the task runs")
         self.output("repository_url", image.repository.repository_url, "ECR repository")
-        self.output("input_bucket", documents.input_bucket_name, "Put documents under documents.input_prefix here")
+        self.output("region", settings.region, "The region of every resource")
+        self.output("input_bucket", documents.input_bucket_name, "Put documents under input_prefix here")
+        self.output("input_prefix", documents.props.input_prefix, "Documents put under this prefix are queued")
         self.output("output_bucket", documents.output.bucket.bucket, "Results are written here")
+        self.output("output_prefix", documents.props.output_prefix, "Results are written under this prefix")
         self.output("queue_url", documents.queue.url, "Jobs queue")
         self.output("dlq_url", documents.dlq.url, "Dead-letter queue")
 

@@ -26,6 +26,10 @@ def test_the_wheel_holds_the_library_alone(tmp_path):
     assert {t for t in tops if not t.endswith(".dist-info")} == {"constructs_lib"}
     names = zipfile.ZipFile(wheel).namelist()
     assert "constructs_lib/py.typed" in names and not any("run_task" in n for n in names)
+    # The worker's rules for the worker section, and the operator command with its entry point.
+    assert {"constructs_lib/worker_settings.json", "constructs_lib/operate/cli.py"} <= set(names)
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "paddleocr-efs = constructs_lib.operate.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def test_the_version_comes_from_the_package_and_the_changelog_has_it():
@@ -36,3 +40,13 @@ def test_the_version_comes_from_the_package_and_the_changelog_has_it():
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert constructs_lib.__version__ == version
     assert f"## {version} " in (ROOT / "docs" / "CHANGELOG.md").read_text()
+
+
+def test_every_stack_is_tagged_with_the_release_that_deployed_it(default_stacks):
+    import json
+
+    import constructs_lib
+
+    for stack in ("bootstrap", "network", "model-cache", "service"):
+        [provider] = json.loads((default_stacks / stack / "cdk.tf.json").read_text())["provider"]["aws"]
+        assert provider["default_tags"][0]["tags"]["ManagedBy"] == f"paddleocr-efs {constructs_lib.__version__}"

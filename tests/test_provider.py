@@ -1,5 +1,6 @@
 """The AWS provider: a constraint that admits the mirrored 5.100 and the bindings' 6.x, and tags."""
 
+from constructs_lib import __version__
 from constructs_lib.provider import AWS_PROVIDER_CONSTRAINT, add_aws_provider, constrain_aws_provider
 from tests.synth import synth_stack
 
@@ -33,7 +34,7 @@ def test_constraint_alone_for_a_stack_with_its_own_provider():
 
 def test_every_resource_is_tagged_with_project_and_owner_plus_extra_tags():
     provider = synth_stack(stack_with_provider(tags={"CostCenter": "ocr"}))["provider"]["aws"][0]
-    assert provider["default_tags"] == [{"tags": {"Project": "teamb", "ManagedBy": "paddleocr-efs", "CostCenter": "ocr"}}]
+    assert provider["default_tags"] == [{"tags": {"Project": "teamb", "ManagedBy": f"paddleocr-efs {__version__}", "CostCenter": "ocr"}}]
     assert "endpoints" not in provider and "max_retries" not in provider
 
 

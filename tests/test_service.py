@@ -2,7 +2,11 @@
 
 import re
 
+import pytest
+
+from constructs_lib.config import ConfigError
 from tests.synth import (
+    data_sources,
     load_stack,
     one,
     policy_statements,
@@ -100,3 +104,58 @@ def test_names_derive_from_the_project_unless_set(tmp_path):
     doc = load_stack(synth_app(tmp_path, settings(project="teamb", service={"service_name": "ocr"})), "service")
     assert one(resources(doc, "aws_ecs_cluster"))["name"] == "teamb-cluster"
     assert one(resources(doc, "aws_ecs_service"))["name"] == "ocr"
+
+
+def test_an_existing_cluster_is_used_and_nothing_cluster_wide_is_made(tmp_path):
+    doc = load_stack(synth_app(tmp_path, settings(service={"existing_cluster": "shared"})), "service")
+    assert "aws_ecs_cluster" not in doc["resource"] and "aws_ecs_cluster_capacity_providers" not in doc["resource"]
+    assert one(data_sources(doc, "aws_ecs_cluster"))["cluster_name"] == "shared"
+    service = one(resources(doc, "aws_ecs_service"))
+    assert service["cluster"] == ref(doc, "aws_ecs_cluster", "arn", data=True) and "depends_on" not in service
+    name = ref(doc, "aws_ecs_cluster", "cluster_name", data=True)
+    assert one(resources(doc, "aws_appautoscaling_target"))["resource_id"].startswith(f"service/{name}/")
+    assert doc["output"]["cluster_name"]["value"] == name
+    [(_, _, protected)] = role_policies(doc, "task-role")["task-protection"]
+    assert protected[0].endswith(f"task/{name}/*")
+
+
+def test_existing_cluster_and_cluster_name_are_exclusive():
+    with pytest.raises(ConfigError, match="service.existing_cluster: names the cluster to use"):
+        settings(service={"existing_cluster": "a", "cluster_name": "b"})
+
+
+@pytest.mark.terraform
+@pytest.mark.moto
+@pytest.mark.parametrize("insights, error", [
+    ("enabled", None), ("enhanced", None),
+    ("disabled", "has Container Insights off, and the scaling reads its task counts"),
+])
+def test_the_plan_checks_an_existing_cluster(tmp_path, terraform_env, moto_endpoint, insights, error):
+    """Against moto's ECS: the cluster's Container Insights setting, read by the real provider."""
+    import subprocess
+    import time
+
+    import boto3
+
+    from constructs_lib.framework import App, TerraformOutput, TerraformStack
+    from constructs_lib.provider import add_aws_provider
+    from constructs_lib.service import existing_cluster
+
+    name = f"shared-{insights}-{time.monotonic_ns()}"
+    boto3.client("ecs", endpoint_url=moto_endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                 aws_secret_access_key="testing").create_cluster(
+        clusterName=name, settings=[{"name": "containerInsights", "value": insights}])
+    app = App(outdir=str(tmp_path))
+    stack = TerraformStack(app, "cluster")
+    add_aws_provider(stack, region="us-east-1", project="test", endpoint=moto_endpoint)
+    TerraformOutput(stack, "arn", value=existing_cluster(stack, "cluster", name).arn)
+    app.synth()
+    cwd = tmp_path / "stacks" / "cluster"
+    env = {**terraform_env, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    subprocess.run(["terraform", "init", "-input=false"], cwd=cwd, env=env, check=True, capture_output=True)
+    plan = subprocess.run(["terraform", "plan", "-input=false", "-no-color"], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+    if error is None:
+        assert plan.returncode == 0, plan.stdout + plan.stderr
+    else:
+        assert plan.returncode != 0 and error in " ".join(plan.stderr.split()), plan.stderr

@@ -35,18 +35,6 @@ def _model_source(value: str) -> Optional[str]:
     return "must be official, s3://bucket/prefix, https://host/path or file:///dir"
 
 
-def _backend(value: str) -> Optional[str]:
-    return None if value in BACKENDS else f"must be one of {' | '.join(BACKENDS)}"
-
-
-def _tier(value: str) -> Optional[str]:
-    return None if value in TIERS else f"must be one of {' | '.join(TIERS)}"
-
-
-def _log_level(value: str) -> Optional[str]:
-    return None if value.upper() in ("DEBUG", "INFO", "WARNING", "ERROR") else "must be DEBUG, INFO, WARNING or ERROR"
-
-
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -59,6 +47,9 @@ class Setting:
     minimum: Optional[int] = None
     maximum: Optional[int] = None
     check: Optional[Callable[[str], Optional[str]]] = None
+    #: The values it may take (compared in upper case when ``fold_case``).
+    choices: tuple[str, ...] = ()
+    fold_case: bool = False
 
     def read(self, environ: Mapping[str, str]):
         raw = environ.get(self.name, "")
@@ -70,6 +61,8 @@ class Setting:
                 return None
         if self.check and (problem := self.check(raw)):
             raise ConfigError(f"{self.name}: {raw!r} {problem}")
+        if self.choices and (raw.upper() if self.fold_case else raw) not in self.choices:
+            raise ConfigError(f"{self.name}: {raw!r} must be one of {' | '.join(self.choices)}")
         if not self.integer:
             return raw
         try:
@@ -86,13 +79,14 @@ class Setting:
 SETTINGS = (
     Setting("PADDLE_PDX_CACHE_HOME", "cache_home", "/var/cache/paddlex", "the model cache, the EFS mount"),
     Setting("OCR_MODEL_TIER", "model_tier", DEFAULT_TIER, f"the model set: {' | '.join(TIERS)} (README: Model tiers)",
-            check=_tier),
+            choices=TIERS),
     Setting("OCR_MODEL_LOCK", "model_lock", "", "a model lock file of your own, instead of a tier's"),
     Setting("OCR_MODEL_SOURCE", "model_source", "official",
             "official | s3://bucket/prefix | https://host/path | file:///dir", check=_model_source),
     Setting("OCR_BACKEND", "backend", "", "inference engine: onnxruntime | paddle (Paddle-format models only); "
-            "unset: onnxruntime if the lock has an ONNX model, else paddle", check=_backend),
-    Setting("LOG_LEVEL", "log_level", "INFO", "DEBUG | INFO | WARNING | ERROR", check=_log_level),
+            "unset: onnxruntime if the lock has an ONNX model, else paddle", choices=BACKENDS),
+    Setting("LOG_LEVEL", "log_level", "INFO", "DEBUG | INFO | WARNING | ERROR",
+            choices=("DEBUG", "INFO", "WARNING", "ERROR"), fold_case=True),
     Setting("OCR_LOCK_TIMEOUT", "lock_timeout", "900", "seconds warm waits for another warmer", True, 1),
     Setting("OCR_MAX_DOCUMENT_SECONDS", "max_document_seconds", "600",
             "a document still unread after this gets an error", True, 1),
@@ -135,6 +129,15 @@ SETTINGS = (
 
 
 BY_FIELD = {s.field: s for s in SETTINGS}
+
+
+def rules() -> dict[str, dict]:
+    """The rules of every setting without a ``check`` function, by field, as data: the
+    deployment's ``worker`` section is validated at synth by these (constructs_lib/worker.py reads
+    them from constructs_lib/worker_settings.json, which tests/test_worker.py keeps equal)."""
+    return {s.field: {"env": s.name, "default": s.default, "integer": s.integer, "minimum": s.minimum,
+                      "maximum": s.maximum, "choices": list(s.choices), "fold_case": s.fold_case}
+            for s in SETTINGS if s.check is None}
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def test_the_worker_needs_its_queue_and_bucket():
     ("worker", "OCR_STOP_SECONDS", "300", "OCR_STOP_SECONDS: 300 must be at most 120"),
     ("worker", "OCR_VISIBILITY_TIMEOUT", "50000", "OCR_VISIBILITY_TIMEOUT: 50000 must be at most 43200"),
     ("warm", "OCR_MODEL_SOURCE", "ftp://x", "OCR_MODEL_SOURCE: 'ftp://x' must be official, s3://"),
-    ("health", "LOG_LEVEL", "LOUD", "LOG_LEVEL: 'LOUD' must be DEBUG, INFO, WARNING or ERROR"),
+    ("health", "LOG_LEVEL", "LOUD", "LOG_LEVEL: 'LOUD' must be one of DEBUG | INFO | WARNING | ERROR"),
     ("warm", "OCR_MODEL_TIER", "large", "OCR_MODEL_TIER: 'large' must be one of tiny | small | medium | v5"),
     ("serve", "OCR_BACKEND", "openvino", "OCR_BACKEND: 'openvino' must be one of paddle | onnxruntime"),
 ])
