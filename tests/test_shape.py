@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parent.parent
-SOURCES = sorted([*ROOT.glob("constructs_lib/*.py"), *ROOT.glob("image/ocr_worker/*.py"),
-                  *ROOT.glob("fargate_local/*.py"), ROOT / "main.py"])
+SOURCES = sorted([*ROOT.glob("constructs_lib/*.py"), *ROOT.glob("constructs_lib/operate/*.py"),
+                  *ROOT.glob("image/ocr_worker/*.py"), *ROOT.glob("fargate_local/*.py"), ROOT / "main.py"])
 MODULE_LINES, CLASS_LINES, CONSTRUCT_PARAMETERS = 300, 150, 8
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = Path(__file__).with_name("moto_launcher.py")
-PROJECT_FILES = ("main.py", "cdktf.json", "constructs_lib", "image", "package.json")
+PROJECT_FILES = ("main.py", "cdktf.json", "constructs_lib", "image", "package.json", "Makefile", "pyproject.toml",
+                 "requirements.lock")
 
 
 def free_port() -> int:

@@ -17,6 +17,16 @@ def fill_gaps() -> None:
     _ecs_service_placement()
     _ec2_referenced_group_rule_description()
     _s3_event_version_and_sequencer()
+    _efs_signature_under_iam_enforcement()
+
+
+def _efs_signature_under_iam_enforcement() -> None:
+    """With IAM enforced, moto answers every EFS API call SignatureDoesNotMatch: its SigV4 check
+    does not reproduce the signature botocore makes for EFS's REST API. EFS calls are not checked
+    here; the task role makes none (it mounts over NFS), the operator command's status does."""
+    from moto.efs.responses import EFSResponse
+
+    EFSResponse._authenticate_and_authorize_normal_action = lambda self, resource="*": None
 
 
 def _sqs_compact_redrive_policy() -> None:

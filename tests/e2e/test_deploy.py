@@ -22,7 +22,6 @@ from tests.e2e.harness import MotoServer, project_copy, run
 from tests.iam.moto import IamMoto
 from tests.worker.conftest import worker_env
 from tests.worker.docs import INVOICE, PAGE_TWO, encode, text_image
-from tests.worker.test_queue_worker import queue_empty
 
 pytestmark = [pytest.mark.e2e, pytest.mark.moto, pytest.mark.terraform, pytest.mark.slow]
 
@@ -48,12 +47,21 @@ def deployment(tmp_path_factory, terraform_env):
                for name in ("efs", "ec2", "iam", "ecs", "sqs", "s3", "cloudwatch", "application-autoscaling", "events",
                             "sns")}
     # Offline, `providers lock` cannot reach the registry: the mirror's provider is used as is.
-    for stack in ["bootstrap"] + STACKS:
-        npx, cli, *app = CLI[DEPLOYED_WITH[stack]]
+    # The cdktf stacks go through `make deploy` (synth first, then the CLI on that JSON).
+    run(make("deploy", STACK=" ".join(s for s, cli in DEPLOYED_WITH.items() if cli == "cdktf")), project, env)
+    for stack in (s for s, cli in DEPLOYED_WITH.items() if cli == "cdktn"):
+        npx, cli, *app = CLI["cdktn"]
         run([npx, cli, "deploy", stack, *app, "--auto-approve", "--skip-provider-lock",
              "--ignore-missing-stack-dependencies"], project, env)
     yield {"project": project, "env": env, "aws": clients, "moto": moto}
     moto.stop()
+
+
+def make(target, **variables):
+    """`make <target>` in the project copy. Its virtualenv and node_modules are the checkout's,
+    set up already: -o keeps make from setting them up again."""
+    return ["make", "--no-print-directory", "-o", ".venv/.installed", "-o", "node_modules/.installed", target,
+            "DEPLOY_ARGS=--skip-provider-lock", *(f"{k}={v}" for k, v in variables.items())]
 
 
 def stack_dir(deployment, stack):
@@ -170,11 +178,13 @@ def deployed_bucket(aws, prefix):
 
 
 @pytest.mark.ocr
-def test_the_worker_runs_as_the_deployed_task_role_with_iam_enforced(deployment, warm_cache, mirror):
-    """The task role Terraform created from the synthesized JSON, assumed, with moto enforcing IAM:
-    documents from the versioned input bucket through its own S3 notifications, and the missing,
-    overwritten, deleted and duplicate cases. (moto enforces the role's policies and the bucket
-    policies; tests/worker/test_call_inventory.py judges what moto does not.)"""
+def test_the_operator_command_runs_the_deployed_service_as_its_task_role(deployment, warm_cache, mirror, tmp_path):
+    """Everything an operator does, only through `paddleocr-efs`, which reads the deployed names from
+    the stacks' outputs: submit and wait, fetch a result, a refused document, a poisoned one into
+    the dead-letter queue, status, re-drive, pause and resume (and Terraform's next plan leaves the
+    pause alone). The worker runs as the task role Terraform created from the synthesized JSON,
+    with moto enforcing IAM; the operator is an administrator. (The worker's rules for duplicate,
+    overwritten and deleted uploads run as the same role in tests/worker/test_queue_worker.py.)"""
     aws, moto = deployment["aws"], deployment["moto"]
     iam = IamMoto(moto.endpoint, verify=str(moto.cert))
     role = "sabuho-processor-task-role"
@@ -182,58 +192,87 @@ def test_the_worker_runs_as_the_deployed_task_role_with_iam_enforced(deployment,
     # moto enforces trust policies, and only ECS may assume through this one: for the test, the
     # administrator stands in for ECS (the real trust is put back below; tests/test_iam.py checks it).
     aws["iam"].update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(iam.admin_trust()))
-    queue = aws["sqs"].get_queue_url(QueueName="sabuho-paddleocr-jobs")["QueueUrl"]
-    dlq = aws["sqs"].get_queue_url(QueueName="sabuho-paddleocr-jobs-dlq")["QueueUrl"]
     inputs, outputs = deployed_bucket(aws, "sabuho-paddleocr-in-"), deployed_bucket(aws, "sabuho-paddleocr-out-")
-    s3, sqs = iam.client("s3"), iam.client("sqs")
     role_arn = aws["iam"].get_role(RoleName=role)["Role"]["Arn"]
+    queue, dlq = (aws["sqs"].get_queue_url(QueueName=f"sabuho-paddleocr-{q}")["QueueUrl"] for q in ("jobs", "jobs-dlq"))
+    operator = {**deployment["env"], "AWS_ACCESS_KEY_ID": iam.admin["aws_access_key_id"],
+                "AWS_SECRET_ACCESS_KEY": iam.admin["aws_secret_access_key"], "AWS_ENDPOINT_URL": moto.endpoint}
+
+    def cli(*args, code=0):
+        result = run([".venv/bin/paddleocr-efs", *args], deployment["project"], operator, check=False)
+        assert code is None or result.returncode == code, f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def status():
+        return json.loads(cli("status", "--json").stdout)
+
+    files = {}
+    for name, content in (("invoice.png", encode(text_image(INVOICE), "PNG")),
+                          ("page-two.png", encode(text_image(PAGE_TWO), "PNG")), ("notes.pdf", b"not a PDF at all")):
+        files[name] = tmp_path / name
+        files[name].write_bytes(content)
     iam.enforce()
     try:
-        credentials = iam.assume(role_arn)
-        s3.put_object(Bucket=inputs, Key="incoming/invoice.png", Body=encode(text_image(INVOICE), "PNG"))
-        s3.put_object(Bucket=inputs, Key="incoming/twice.png", Body=encode(text_image(INVOICE), "PNG"))
-        s3.put_object(Bucket=inputs, Key="incoming/twice.png", Body=encode(text_image(PAGE_TWO), "PNG"))
-        s3.put_object(Bucket=inputs, Key="incoming/gone.png", Body=encode(text_image(INVOICE), "PNG"))
-        s3.delete_object(Bucket=inputs, Key="incoming/gone.png")
-        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"bucket": inputs, "key": "incoming/never.png"}))
-        events = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]
-        first = next(m["Body"] for m in events if "invoice.png" in m["Body"])
-        assert json.loads(first)["Records"][0]["s3"]["object"]["versionId"]
-        sqs.send_message(QueueUrl=queue, MessageBody=first)  # a duplicate delivery
         env = worker_env(warm_cache, mirror / "models.lock.json", f"file://{mirror}", **{
-            **credentials, "AWS_ENDPOINT_URL": moto.endpoint, "AWS_CA_BUNDLE": str(moto.cert),
-            "AWS_DEFAULT_REGION": "us-east-1", "OCR_QUEUE_URL": queue, "OCR_DLQ_URL": dlq, "OCR_OUTPUT_BUCKET": outputs,
-            "OCR_WAIT_SECONDS": "1", "OCR_RETRY_DELAY": "0"})
+            **iam.assume(role_arn), "AWS_ENDPOINT_URL": moto.endpoint, "AWS_CA_BUNDLE": str(moto.cert),
+            "AWS_DEFAULT_REGION": "us-east-1", "OCR_QUEUE_URL": queue, "OCR_DLQ_URL": dlq,
+            "OCR_OUTPUT_BUCKET": outputs,
+            "OCR_WAIT_SECONDS": "1", "OCR_RETRY_DELAY": "20"})
         worker = subprocess.Popen([sys.executable, "-m", "ocr_worker", "worker"], env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True)
         try:
+            done = cli("submit", str(files["invoice.png"]), "--wait", "--text", "--timeout", "300")
+            assert done.stdout.strip() == INVOICE and f"submitted s3://{inputs}/incoming/invoice.png" in done.stderr
+            assert cli("result", "incoming/invoice.png", "--text").stdout.strip() == INVOICE
+            # The same key again: --wait waits for this upload's result, not the first one's.
+            again = cli("submit", str(files["page-two.png"]), "--key", "incoming/invoice.png", "--wait", "--text")
+            assert again.stdout.strip() == PAGE_TWO
+            # Two files, one refused: each is waited for, and the exit code says one was refused.
+            both = cli("submit", str(files["notes.pdf"]), str(files["page-two.png"]), "--wait", "--text", code=3)
+            refused, text = both.stdout.split("\n", 1)
+            assert json.loads(refused)["error"] and text.strip() == PAGE_TWO
+            assert "results/incoming/notes.pdf.error.json:" in both.stderr
+
+            # A poisoned document: the task role may not read it (an outage, as the worker sees it).
+            poison = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:GetObject",
+                                                              "Resource": f"arn:aws:s3:::{inputs}/incoming/poison.png"}]}
+            iam.client("iam").put_role_policy(RoleName=role, PolicyName="test-outage", PolicyDocument=json.dumps(poison))
+            cli("submit", str(files["page-two.png"]), "--key", "incoming/poison.png")
             deadline = time.monotonic() + 300
-            while not all(_exists(s3, outputs, k) for k in ("results/incoming/invoice.png.json",
-                                                           "results/incoming/twice.png.json",
-                                                           "results/incoming/never.png.error.json")) or \
-                    not queue_empty({"sqs": sqs, "queue": queue}):
-                assert time.monotonic() < deadline and worker.poll() is None, "the worker did not finish"
+            while status()["queue"]["dead_letters"] != 1:  # 3 failed attempts, 20 s apart
+                assert time.monotonic() < deadline and worker.poll() is None, "the poisoned document never dead-lettered"
                 time.sleep(1)
+            assert "no result yet" in cli("result", "incoming/poison.png", code=4).stderr
+            shown = cli("status").stdout
+            assert "1 dead letters" in shown and "results/incoming/notes.pdf.error.json" in shown, shown
+
+            # Re-driven while the outage lasts: it fails once more and waits for its retry (delayed),
+            # where a count carried over (3 + 1) would have sent it straight back to the DLQ.
+            assert cli("redrive").stdout.startswith("moved 1 message from the dead-letter queue")
+            deadline = time.monotonic() + 120
+            while (queue_state := status()["queue"])["delayed"] == 0 and queue_state["dead_letters"] == 0:
+                assert time.monotonic() < deadline, "the re-driven document was never tried"
+                time.sleep(0.5)
+            assert (queue_state["delayed"], queue_state["dead_letters"]) == (1, 0), queue_state
+            iam.client("iam").delete_role_policy(RoleName=role, PolicyName="test-outage")
+            deadline = time.monotonic() + 300
+            while (result := cli("result", "incoming/poison.png", "--text", code=None)).returncode != 0:
+                assert result.returncode == 4 and time.monotonic() < deadline, result.stderr
+                time.sleep(1)
+            assert result.stdout.strip() == PAGE_TWO
+            assert status()["queue"]["dead_letters"] == 0
         finally:
             worker.terminate()
             out = worker.communicate(timeout=120)[0]
-        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-        result = json.loads(s3.get_object(Bucket=outputs, Key="results/incoming/invoice.png.json")["Body"].read())
-        assert [line["text"] for page in result["pages"] for line in page["lines"]] == [INVOICE]
-        current = s3.head_object(Bucket=inputs, Key="incoming/invoice.png")["VersionId"]
-        assert result["source"]["version"] == current
-        twice = json.loads(s3.get_object(Bucket=outputs, Key="results/incoming/twice.png.json")["Body"].read())
-        assert [line["text"] for page in twice["pages"] for line in page["lines"]] == [PAGE_TWO]
-        error = json.loads(s3.get_object(Bucket=outputs, Key="results/incoming/never.png.error.json")["Body"].read())
-        assert error["error"] == "object not found"
-        assert not _exists(s3, outputs, "results/incoming/gone.png.json")
-        skipped = sorted((e["key"], e["message"]) for e in lines if e["message"].startswith("skipped"))
-        assert skipped == [
-            ("incoming/gone.png", "skipped: the object was deleted after its event"),
-            ("incoming/invoice.png", "skipped: already processed"),
-            ("incoming/twice.png", "skipped: the object was overwritten after its event; the new upload has its own")]
-        assert "AccessDenied" not in out and "Forbidden" not in out, out[-3000:]
-        assert sqs.receive_message(QueueUrl=dlq).get("Messages", []) == []
+        assert "document failed; will retry" in out and "dead-lettered after repeated failures" in out, out[-3000:]
+        iam.client("iam").update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(ecs_trust))
+
+        cli("pause")
+        paused = status()["service"]
+        assert paused["paused"] and paused["desired"] == 0
+        assert_no_change(deployment, "service", operator)  # Terraform does not lift the pause
+        assert cli("resume").stdout.startswith("resumed sabuho-processor-service: scaling on")
+        assert not status()["service"]["paused"]
     finally:
         iam.enforce(False)
         aws["iam"].update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(ecs_trust))
@@ -243,12 +282,10 @@ def test_the_worker_runs_as_the_deployed_task_role_with_iam_enforced(deployment,
                 aws["s3"].delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
 
 
-def _exists(s3, bucket, key):
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-        return True
-    except s3.exceptions.ClientError:
-        return False
+def assert_no_change(deployment, stack, env):
+    cwd = stack_dir(deployment, stack)
+    result = run(["terraform", "plan", "-detailed-exitcode", "-input=false", "-no-color"], cwd, env, check=False)
+    assert result.returncode == 0, f"{stack} plans changes:\n{result.stdout[-4000:]}{result.stderr[-2000:]}"
 
 
 @pytest.mark.parametrize("framework", ["cdktn", "cdktf"])
@@ -258,9 +295,10 @@ def test_every_stack_converges_under_both_frameworks(deployment, framework):
     for stack in ["bootstrap"] + STACKS:
         cwd = stack_dir(deployment, stack)
         run(["terraform", "init", "-input=false", "-no-color"], cwd, deployment["env"])
-        result = run(["terraform", "plan", "-detailed-exitcode", "-input=false", "-no-color"], cwd, deployment["env"],
-                     check=False)
-        assert result.returncode == 0, f"{stack} plans changes under {framework}:\n{result.stdout[-4000:]}"
+        assert_no_change(deployment, stack, deployment["env"])
+    if framework == "cdktf":
+        shown = run(make("diff", STACK="network model-cache"), deployment["project"], deployment["env"]).stdout
+        assert shown.count("No changes") >= 2 and "Plan:" not in shown, shown[-3000:]
 
 
 def test_turning_spot_on_updates_the_service_in_place(deployment, tmp_path):
@@ -298,9 +336,7 @@ def test_state_lock_refuses_a_second_concurrent_apply(deployment):
 
 
 def test_destroy_in_reverse_order_leaves_nothing(deployment):
-    destroy = ["npx", "cdktf", "destroy", "--auto-approve", "--ignore-missing-stack-dependencies"]
-    for stack in reversed(STACKS):
-        run(destroy[:3] + [stack] + destroy[3:], deployment["project"], deployment["env"])
+    run(make("destroy"), deployment["project"], deployment["env"])  # service, model-cache, network
     aws = deployment["aws"]
     assert aws["efs"].describe_file_systems()["FileSystems"] == []
     assert aws["efs"].describe_access_points()["AccessPoints"] == []
