@@ -1,6 +1,7 @@
 # Two commands on a fresh machine with Python 3.11, Node/npm and terraform on PATH:
-#   make synth   set up, then synthesize every stack into cdktf.out/
-#   make test    set up, then run every test
+#   make synth   set up what synth needs (the library, the cdktf bindings, Node), then synthesize
+#                every stack into cdktf.out/
+#   make test    set up everything (make dev), then run every test
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -21,9 +22,18 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(CURDIR)/$(SCA
 # The container tests build, push and run images without a Docker engine (README: Prerequisites).
 CONTAINER_PACKAGES := podman buildah catatonit debootstrap docker-registry runc openssl busybox-static
 
-.PHONY: setup container-tools synth synth-cdktn lint test test-cdktn test-fast scan bench image-lock golden run-task clean
+# The stacks in deployment order; `make deploy STACK=service` deploys one.
+STACKS := bootstrap network model-cache service
+# CI=1: the cdktf CLI draws no spinner frames into logs. --skip-synth: `make synth` has written
+# the JSON (a config error exits 2 there, printed once; through the CLI it would exit 1, twice).
+CDKTF_RUN := CI=1 npx cdktf
 
-setup: $(VENV)/.installed node_modules/.installed $(SCAN_VENV)/.installed $(CDKTN_VENV)/.installed
+.PHONY: setup dev container-tools synth synth-cdktn deploy diff destroy lint test test-cdktn test-fast scan bench \
+	image-lock golden run-task clean
+
+setup: $(VENV)/.dev-installed node_modules/.installed $(SCAN_VENV)/.installed $(CDKTN_VENV)/.installed
+# Everything `make test` needs, without running a test.
+dev: setup container-tools
 
 # Installs the Debian packages when it can (root with apt-get, as in CI); otherwise stops at once
 # with one line naming them.
@@ -38,10 +48,16 @@ container-tools:
 	  fi; \
 	fi
 
-$(VENV)/.installed: pyproject.toml requirements.lock image/pyproject.toml image/requirements.txt
+# What synth needs: the library, cdktf and its AWS bindings, and boto3 for the operator command.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -c requirements.lock -r image/requirements.txt -e '.[dev,cdktf]' -e ./image
+	$(VENV)/bin/pip install --quiet -c requirements.lock -e '.[cdktf,operate]'
+	touch $@
+
+# The worker, PaddleOCR and the test tools, into the same virtualenv.
+$(VENV)/.dev-installed: $(VENV)/.installed image/pyproject.toml image/requirements.txt
+	$(VENV)/bin/pip install --quiet -c requirements.lock -r image/requirements.txt -e '.[dev,cdktf,operate]' -e ./image
 	touch $@
 
 $(CDKTN_VENV)/.installed: pyproject.toml requirements-cdktn.lock
@@ -61,7 +77,27 @@ $(SCAN_VENV)/.installed:
 	touch $@
 
 synth: $(VENV)/.installed node_modules/.installed
-	npx cdktf synth
+	$(VENV)/bin/python main.py
+
+# make deploy: every stack, in order; make deploy STACK=service: one. DEPLOY_ARGS adds cdktf
+# deploy flags (--skip-provider-lock offline). Each stack is its own Terraform root.
+deploy: synth
+	@for stack in $(or $(STACK),$(STACKS)); do \
+	  $(CDKTF_RUN) deploy $$stack --skip-synth --auto-approve --ignore-missing-stack-dependencies $(DEPLOY_ARGS) \
+	    || exit $$?; \
+	done
+
+diff: synth
+	@for stack in $(or $(STACK),$(STACKS)); do \
+	  $(CDKTF_RUN) diff $$stack --skip-synth $(DEPLOY_ARGS) || exit $$?; \
+	done
+
+# In reverse order. The state bucket (bootstrap) stays unless STACK=bootstrap names it.
+destroy: synth
+	@for stack in $(or $(STACK),service model-cache network); do \
+	  $(CDKTF_RUN) destroy $$stack --skip-synth --auto-approve --ignore-missing-stack-dependencies $(DEPLOY_ARGS) \
+	    || exit $$?; \
+	done
 
 # The same app on CDK Terrain: same JSON apart from the version stamp and the provider source.
 synth-cdktn: $(CDKTN_VENV)/.installed node_modules/.installed
@@ -70,18 +106,20 @@ synth-cdktn: $(CDKTN_VENV)/.installed node_modules/.installed
 # ruff with the project's own rules, and mypy over the library, the worker, the runner and main.py
 # (pyproject.toml: [tool.ruff], [tool.mypy]). The first mypy run reads the provider bindings (about
 # a minute); later runs use .mypy_cache.
-lint: $(VENV)/.installed
+lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check constructs_lib image/ocr_worker fargate_local main.py
 	$(VENV)/bin/mypy
 
-test: setup container-tools lint
+test: dev lint
 	$(VENV)/bin/pytest
 	$(MAKE) --no-print-directory test-cdktn
 
 # parliament lints the policies once, on cdktf: their JSON is the same on cdktn (tests/test_framework.py).
+# The operator command and the worker-settings copy import no framework, and their tests need
+# boto3 and the worker: they run on cdktf only.
 test-cdktn: setup
 	$(CDKTN_VENV)/bin/pytest -m "$(CDKTN_TIERS)" tests --ignore=tests/worker --ignore=tests/e2e \
-	  --ignore=tests/test_parliament.py
+	  --ignore=tests/test_parliament.py --ignore=tests/operate --ignore=tests/test_worker.py
 
 test-fast: setup
 	$(VENV)/bin/pytest -m "not terraform and not scan and not ocr and not moto and not slow and not runner"
@@ -109,7 +147,7 @@ image-lock:
 	mv image/requirements.lock.tmp image/requirements.lock && rm image/requirements.lock.new
 
 golden: setup
-	UPDATE_GOLDEN=1 $(VENV)/bin/pytest tests/test_golden.py
+	UPDATE_GOLDEN=1 $(VENV)/bin/pytest tests/test_golden.py tests/test_worker.py
 
 clean:
 	rm -rf cdktf.out cdktf.out.cdktn .pytest_cache

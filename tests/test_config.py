@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import re
 import subprocess
 import sys
@@ -166,3 +167,16 @@ def test_every_field_is_documented_where_help_shows_it(props):
     doc = props.__doc__ or ""  # what help() prints first; the generated signature does not count
     missing = [f.name for f in dataclasses.fields(props) if not re.search(rf"\b{f.name}\b[^\n]*:|\b{f.name}:", doc)]
     assert not missing, f"{props.__name__}'s docstring does not describe {missing}"
+
+
+@pytest.mark.slow
+def test_make_synth_stops_with_exit_2_and_the_error_once(tmp_path):
+    """`make synth` runs main.py itself: the cdktf CLI would end it with exit 1 and print it twice."""
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"region": "mars-1"}))
+    result = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed", "-o", "node_modules/.installed",
+                             "synth"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PADDLEOCR_EFS_CONFIG": str(bad)})
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "mars-1" in line]
+    assert errors == ["paddleocr-efs: config error: region: 'mars-1' is not an AWS region name like 'us-east-1'"]
