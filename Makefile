@@ -66,9 +66,15 @@ $(CDKTN_VENV)/.installed: pyproject.toml requirements-cdktn.lock
 	$(CDKTN_VENV)/bin/pip install --quiet -c requirements-cdktn.lock -e '.[cdktn]' pytest
 	touch $@
 
+# Node 22 alone (package.json's dependencies), for the jsii runtime of synth; the CLIs
+# (devDependencies) come with node_modules/.installed.
+node_modules/.node-installed: package.json package-lock.json
+	npm ci --omit=dev --no-audit --no-fund --loglevel=error
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	touch node_modules/.node-installed $@
 
 # checkov pins boto3/botocore to releases that moto and the worker cannot use: own virtualenv.
 $(SCAN_VENV)/.installed:
@@ -76,24 +82,24 @@ $(SCAN_VENV)/.installed:
 	$(SCAN_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
 	touch $@
 
-synth: $(VENV)/.installed node_modules/.installed
+synth: $(VENV)/.installed node_modules/.node-installed
 	$(VENV)/bin/python main.py
 
 # make deploy: every stack, in order; make deploy STACK=service: one. DEPLOY_ARGS adds cdktf
 # deploy flags (--skip-provider-lock offline). Each stack is its own Terraform root.
-deploy: synth
+deploy: synth node_modules/.installed
 	@for stack in $(or $(STACK),$(STACKS)); do \
 	  $(CDKTF_RUN) deploy $$stack --skip-synth --auto-approve --ignore-missing-stack-dependencies $(DEPLOY_ARGS) \
 	    || exit $$?; \
 	done
 
-diff: synth
+diff: synth node_modules/.installed
 	@for stack in $(or $(STACK),$(STACKS)); do \
 	  $(CDKTF_RUN) diff $$stack --skip-synth $(DEPLOY_ARGS) || exit $$?; \
 	done
 
 # In reverse order. The state bucket (bootstrap) stays unless STACK=bootstrap names it.
-destroy: synth
+destroy: synth node_modules/.installed
 	@for stack in $(or $(STACK),service model-cache network); do \
 	  $(CDKTF_RUN) destroy $$stack --skip-synth --auto-approve --ignore-missing-stack-dependencies $(DEPLOY_ARGS) \
 	    || exit $$?; \

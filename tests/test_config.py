@@ -175,7 +175,7 @@ def test_make_synth_stops_with_exit_2_and_the_error_once(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"region": "mars-1"}))
     result = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed", "-o", "node_modules/.installed",
-                             "synth"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                             "-o", "node_modules/.node-installed", "synth"], cwd=ROOT, capture_output=True, text=True, timeout=300,
                             env={**os.environ, "PADDLEOCR_EFS_CONFIG": str(bad)})
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if "mars-1" in line]

@@ -60,7 +60,8 @@ def deployment(tmp_path_factory, terraform_env):
 def make(target, **variables):
     """`make <target>` in the project copy. Its virtualenv and node_modules are the checkout's,
     set up already: -o keeps make from setting them up again."""
-    return ["make", "--no-print-directory", "-o", ".venv/.installed", "-o", "node_modules/.installed", target,
+    return ["make", "--no-print-directory", "-o", ".venv/.installed", "-o", "node_modules/.installed", "-o",
+            "node_modules/.node-installed", target,
             "DEPLOY_ARGS=--skip-provider-lock", *(f"{k}={v}" for k, v in variables.items())]
 
 
