@@ -55,6 +55,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "submit" and args.key and len(args.files) > 1:
             raise OperatorError("--key names one input key: give one FILE with it", USAGE)
+        if args.command == "submit" and not args.timeout > 0:
+            raise OperatorError("--timeout must be more than 0 seconds", USAGE)
         if args.command == "redrive" and args.max is not None and args.max < 1:
             raise OperatorError("--max must be at least 1", USAGE)
         deployment = load(args.stacks)

@@ -57,6 +57,7 @@ def test_a_stack_never_deployed_has_no_outputs(tmp_path, terraform_env, monkeypa
     (["status"], "no synthesized stack here; run `make synth` first"),
     (["submit", "a.pdf", "b.pdf", "--key", "incoming/a.pdf"], "--key names one input key"),
     (["redrive", "--max", "0"], "--max must be at least 1"),
+    (["submit", "a.pdf", "--wait", "--timeout", "0"], "--timeout must be more than 0 seconds"),
 ])
 def test_usage_mistakes_exit_2_with_one_line(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
