@@ -24,9 +24,12 @@ CONTAINER_PACKAGES := podman buildah catatonit debootstrap docker-registry runc 
 
 # The stacks in deployment order; `make deploy STACK=service` deploys one.
 STACKS := bootstrap network model-cache service
-# CI=1: the cdktf CLI draws no spinner frames into logs. --skip-synth: `make synth` has written
-# the JSON (a config error exits 2 there, printed once; through the CLI it would exit 1, twice).
-CDKTF_RUN := CI=1 npx cdktf
+# CI=1: the cdktf CLI draws its final spinner frame only, and NO_SPINNER drops that line (a
+# Braille character, two spaces, a status word), so logs hold no frames; pipefail keeps the CLI's
+# exit code. --skip-synth: `make synth` has written the JSON (a config error exits 2 there,
+# printed once; through the CLI it would exit 1, twice).
+CDKTF_RUN := set -o pipefail; CI=1 npx cdktf
+NO_SPINNER := | LC_ALL=C sed -u '/^\xe2[\xa0-\xa3][\x80-\xbf]  /d'
 
 .PHONY: setup dev container-tools synth synth-cdktn deploy diff destroy lint test test-cdktn test-fast scan bench \
 	image-lock golden run-task clean
@@ -89,20 +92,20 @@ synth: $(VENV)/.installed node_modules/.node-installed
 # deploy flags (--skip-provider-lock offline). Each stack is its own Terraform root.
 deploy: synth node_modules/.installed
 	@for stack in $(or $(STACK),$(STACKS)); do \
-	  $(CDKTF_RUN) deploy $$stack --skip-synth --auto-approve --ignore-missing-stack-dependencies $(DEPLOY_ARGS) \
-	    || exit $$?; \
+	  ($(CDKTF_RUN) deploy $$stack --skip-synth --auto-approve --ignore-missing-stack-dependencies $(DEPLOY_ARGS) \
+	    $(NO_SPINNER)) || exit $$?; \
 	done
 
 diff: synth node_modules/.installed
 	@for stack in $(or $(STACK),$(STACKS)); do \
-	  $(CDKTF_RUN) diff $$stack --skip-synth $(DEPLOY_ARGS) || exit $$?; \
+	  ($(CDKTF_RUN) diff $$stack --skip-synth $(DEPLOY_ARGS) $(NO_SPINNER)) || exit $$?; \
 	done
 
 # In reverse order. The state bucket (bootstrap) stays unless STACK=bootstrap names it.
 destroy: synth node_modules/.installed
 	@for stack in $(or $(STACK),service model-cache network); do \
-	  $(CDKTF_RUN) destroy $$stack --skip-synth --auto-approve --ignore-missing-stack-dependencies $(DEPLOY_ARGS) \
-	    || exit $$?; \
+	  ($(CDKTF_RUN) destroy $$stack --skip-synth --auto-approve --ignore-missing-stack-dependencies $(DEPLOY_ARGS) \
+	    $(NO_SPINNER)) || exit $$?; \
 	done
 
 # The same app on CDK Terrain: same JSON apart from the version stamp and the provider source.

@@ -180,3 +180,20 @@ def test_make_synth_stops_with_exit_2_and_the_error_once(tmp_path):
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if "mars-1" in line]
     assert errors == ["paddleocr-efs: config error: region: 'mars-1' is not an AWS region name like 'us-east-1'"]
+
+
+@pytest.mark.slow
+def test_the_cdktf_cli_with_ci_set_draws_one_final_frame_and_no_telemetry(tmp_path):
+    """The README's way to run the CLI by hand in a log: CI=1 and CHECKPOINT_DISABLE=1. Without
+    CI, a non-TTY log of one failed synth held 45 spinner frames; with it, the CLI draws only its
+    final one (the make targets drop that line too: tests/e2e/test_deploy.py)."""
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"region": "mars-1"}))
+    env = {**os.environ, "PADDLEOCR_EFS_CONFIG": str(bad), "CI": "1", "CHECKPOINT_DISABLE": "1",
+           "PATH": f"{ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}"}
+    result = subprocess.run(["npx", "cdktf", "synth"], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and "region: 'mars-1' is not an AWS region name" in out
+    frames = [line for line in out.splitlines() if re.search("[\u2800-\u28ff]", line)]
+    assert len(frames) <= 1, frames
+    assert "checkpoint-api.hashicorp.com" not in out and "ENOTFOUND" not in out

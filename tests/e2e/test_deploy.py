@@ -11,6 +11,7 @@ TLS-only bucket and file system policies hold as they do on AWS.
 """
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -300,6 +301,7 @@ def test_every_stack_converges_under_both_frameworks(deployment, framework):
     if framework == "cdktf":
         shown = run(make("diff", STACK="network model-cache"), deployment["project"], deployment["env"]).stdout
         assert shown.count("No changes") >= 2 and "Plan:" not in shown, shown[-3000:]
+        assert not re.search("[\u2800-\u28ff]", shown), "a spinner frame in make's log"
 
 
 def test_turning_spot_on_updates_the_service_in_place(deployment, tmp_path):
