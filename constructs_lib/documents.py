@@ -12,7 +12,7 @@ from constructs_lib import validation
 from constructs_lib.framework import aws
 from constructs_lib.metrics import Metric
 from constructs_lib.naming import Names
-from constructs_lib.policy import Role, deny_without_tls, grant, policy_document, statement
+from constructs_lib.policy import Role, Statement, deny_without_tls, grant, policy_document, statement
 from constructs_lib.secure_bucket import MAX_BUCKET_PREFIX, SecureBucket, SecureBucketProps
 from constructs_lib.validation import Props, check
 
@@ -210,6 +210,31 @@ class DocumentPipeline(Construct):
             statement("ReadInput", ["s3:GetObject", "s3:GetObjectVersion"],
                       [f"{self.input_bucket_arn}/{self.props.input_prefix}*"]),
             statement("MissingInputIs404", ["s3:ListBucket"], [self.input_bucket_arn])])
+
+    def operator_statements(self) -> list[Statement]:
+        """What ``paddleocr-efs`` needs of the documents (``constructs_lib/operate``).
+
+        - ``s3:PutObject`` under the input prefix (``submit``) and ``s3:GetObject`` there
+          (``result``'s HeadObject of the key's current version); ``s3:ListBucket`` on the input
+          bucket, so a key that does not exist answers 404, not 403 (HeadObject API reference,
+          "Permissions").
+        - ``s3:GetObject`` under the output prefix: results, error results and a long document's
+          ``progress.json``; ``s3:ListBucket`` on the output bucket: ``status`` lists the error
+          results, and a result not written yet answers 404 while waiting.
+        - ``sqs:GetQueueAttributes`` on both queues (the depths); for ``redrive``,
+          ``sqs:ReceiveMessage`` and ``sqs:DeleteMessage`` on the dead-letter queue and
+          ``sqs:SendMessage`` on the job queue (SendMessageBatch and DeleteMessageBatch are
+          authorized as those actions: Amazon SQS API Reference, SendMessageBatch and
+          DeleteMessageBatch, "Permissions")."""
+        output = self.output.bucket.arn
+        return [
+            statement("SubmitAndLookUpDocuments", ["s3:PutObject", "s3:GetObject"],
+                      [f"{self.input_bucket_arn}/{self.props.input_prefix}*"]),
+            statement("ReadResults", ["s3:GetObject"], [f"{output}/{self.props.output_prefix}*"]),
+            statement("ListDocumentsAndResults", ["s3:ListBucket"], [self.input_bucket_arn, output]),
+            statement("QueueDepths", ["sqs:GetQueueAttributes"], [self.queue.arn, self.dlq.arn]),
+            statement("RedriveFromDeadLetters", ["sqs:ReceiveMessage", "sqs:DeleteMessage"], [self.dlq.arn]),
+            statement("RedriveToJobs", ["sqs:SendMessage"], [self.queue.arn])]
 
     def grant_process(self, role: Role) -> list[IamRolePolicy]:
         """Exactly what the worker needs: consume the queue, read inputs, read and write results."""

@@ -11,7 +11,7 @@ from constructs_lib import validation
 from constructs_lib.framework import Fn, TerraformIterator, Token, aws
 from constructs_lib.metrics import Metric
 from constructs_lib.naming import Names
-from constructs_lib.policy import Role, deny_without_tls, grant, policy_document, statement
+from constructs_lib.policy import Role, Statement, deny_without_tls, grant, policy_document, statement
 from constructs_lib.validation import Props, check
 
 DataAwsEfsAccessPoint = aws.data_aws_efs_access_point.DataAwsEfsAccessPoint
@@ -37,7 +37,6 @@ READ_ACTIONS = ("elasticfilesystem:ClientMount",)
 WRITE_ACTIONS = ("elasticfilesystem:ClientWrite",)
 #: Every NFS client action; ClientRootAccess is never granted by this construct.
 CLIENT_ACTIONS = READ_ACTIONS + WRITE_ACTIONS + ("elasticfilesystem:ClientRootAccess",)
-
 
 #: EFS lifecycle TransitionToIA values, in days: AFTER_1_DAY ... AFTER_365_DAYS
 #: (https://docs.aws.amazon.com/efs/latest/ug/API_LifecyclePolicy.html); 0 turns it off.
@@ -130,13 +129,13 @@ class ModelCacheProps(Props):
 class ModelCache(Construct):
     """An EFS file system for the PaddleX model cache, reachable only from ``client_security_group_id``.
 
-    Defaults (see :class:`ModelCacheProps`): encrypted at rest with the
-    AWS-managed key, generalPurpose performance, elastic throughput, IA after 30 days and back
-    after one access, AWS Backup on, one mount target per subnet, and a file system policy that
-    denies any access without TLS or not through this construct's access point.
+    Defaults (see :class:`ModelCacheProps`): encrypted at rest with the AWS-managed key,
+    generalPurpose performance, elastic throughput, IA after 30 days and back after one access, AWS
+    Backup on, one mount target per subnet, and a file system policy that denies any access without
+    TLS or not through this construct's access point.
 
-    Give ``props.existing_file_system_id`` to adopt a file system made by hand: no new EFS,
-    and mount targets and the access point only as configured.
+    Give ``props.existing_file_system_id`` to adopt a file system made by hand: no new EFS, and
+    mount targets and the access point only as configured.
 
     Size: the file system, its network, its access point and its policy are the parts of one
     resource and share the adopt-or-create choice; its metrics are one-line methods.
@@ -157,10 +156,9 @@ class ModelCache(Construct):
     def __init__(self, scope: Construct, id: str, props: Optional[ModelCacheProps] = None, *, project: str,
                  vpc_id: str, subnets_by_az, client_security_group_id: str) -> None:
         """``subnets_by_az``: zone name -> subnet id, a dict or a map token such as
-        ``Network.private_subnets_by_az``; one mount target per zone, keyed by zone name (EFS
-        allows one per zone). Attributes: ``file_system_id``/``_arn``, ``access_point_id``/``_arn``,
-        ``security_group_id``, ``uid``, ``gid``, ``throughput_mode`` (read from the data sources
-        when adopted), ``props``."""
+        ``Network.private_subnets_by_az``; one mount target per zone, keyed by zone name (EFS allows one per
+        zone). Attributes: ``file_system_id``/``_arn``, ``access_point_id``/``_arn``, ``security_group_id``,
+        ``uid``, ``gid``, ``throughput_mode`` (read from the data sources when adopted), ``props``."""
         super().__init__(scope, id)
         props = self.props = props or ModelCacheProps()
         name = props.name or Names(project).file_system
@@ -290,6 +288,11 @@ class ModelCache(Construct):
     def grant_read_write(self, role: Role) -> IamRolePolicy:
         """Let ``role`` mount the cache and write to it, through the access point only."""
         return self._grant(role, "model-cache-read-write", READ_ACTIONS + WRITE_ACTIONS)
+
+    def operator_statements(self) -> list[Statement]:
+        """``paddleocr-efs status``: the file system and its mount targets (Amazon EFS's resource)."""
+        actions = ["elasticfilesystem:DescribeFileSystems", "elasticfilesystem:DescribeMountTargets"]
+        return [statement("ModelCacheState", actions, [self.file_system_arn])]
 
     def _grant(self, role: Role, name: str, actions: Sequence[str]) -> IamRolePolicy:
         return grant(role, name, [statement(

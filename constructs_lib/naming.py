@@ -56,6 +56,11 @@ class Names:
         return f"{self.family}-execution-role"
 
     @property
+    def operator_policy(self) -> str:
+        """The managed policy of ``paddleocr-efs``: ``<project>-paddleocr-operator``."""
+        return f"{self.prefix}-operator"
+
+    @property
     def log_group(self) -> str:
         return log_group_of(self.family)
 

@@ -17,6 +17,7 @@ DataAwsIamPolicyDocumentStatement = aws.data_aws_iam_policy_document.DataAwsIamP
 DataAwsIamPolicyDocumentStatementCondition = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatementCondition
 DataAwsIamPolicyDocumentStatementPrincipals = aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatementPrincipals  # noqa: E501 (a binding name)
 IamRolePolicy = aws.iam_role_policy.IamRolePolicy
+Statement = DataAwsIamPolicyDocumentStatement
 
 #: (test, variable, values), e.g. ("StringEquals", "aws:SourceAccount", [account_id]).
 Condition = tuple[str, str, Sequence[str]]

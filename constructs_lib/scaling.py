@@ -9,6 +9,7 @@ from constructs import Construct
 
 from constructs_lib.framework import aws
 from constructs_lib.metrics import ScalingQuery
+from constructs_lib.policy import Statement, statement
 from constructs_lib.validation import Props, check
 
 if TYPE_CHECKING:
@@ -97,3 +98,13 @@ class QueueScaling(Construct):
                 service.metric_desired_tasks().with_(period=60).alarm_query("desired"),
                 CloudwatchMetricAlarmMetricQuery(id="waiting", return_data=True, label="Work waiting, no task wanted",
                                                  expression="IF(FILL(desired, 0) == 0 AND visible > 0, 1, 0)")])
+
+    def operator_statements(self) -> list[Statement]:
+        """What ``paddleocr-efs`` needs of the scaling: DescribeScalableTargets, which has no
+        resource type and takes ``*`` (Service Authorization Reference, Application Auto Scaling),
+        and RegisterScalableTarget on this target (``pause`` and ``resume`` set its suspended
+        state; the service-linked role it would create on a first registration exists since the
+        deploy)."""
+        return [statement("ScalingState", ["application-autoscaling:DescribeScalableTargets"], ["*"]),
+                statement("PauseAndResumeScaling", ["application-autoscaling:RegisterScalableTarget"],
+                          [self.target.arn])]

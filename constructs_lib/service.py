@@ -12,7 +12,7 @@ from constructs_lib import aws_env, validation
 from constructs_lib.framework import Postcondition, aws
 from constructs_lib.metrics import Metric
 from constructs_lib.naming import Names
-from constructs_lib.policy import Role, grant, statement
+from constructs_lib.policy import Role, Statement, grant, statement
 from constructs_lib.task_definition import OcrTaskDefinition
 from constructs_lib.validation import Props, check
 
@@ -71,7 +71,7 @@ class OcrService(Construct):
     def __init__(self, scope: Construct, id: str, props: Optional[OcrServiceProps] = None, *, project: str,
                  task: OcrTaskDefinition, subnet_ids: Sequence[str], security_group_id: str) -> None:
         """Runs ``task`` in ``subnet_ids`` behind ``security_group_id``. Attributes:
-        ``cluster_name`` and ``cluster_arn``; ``cluster`` (EcsCluster, or the DataAwsEcsCluster of
+        ``cluster_name``, ``cluster_arn`` and ``service_name``; ``cluster`` (EcsCluster, or the DataAwsEcsCluster of
         ``existing_cluster``); ``service`` (EcsService); ``capacity_providers`` (None in an
         existing cluster); ``task``; ``props``."""
         super().__init__(scope, id)
@@ -87,6 +87,9 @@ class OcrService(Construct):
                                       setting=[EcsClusterSetting(name="containerInsights", value="enabled")])
             self.cluster_name = self.cluster.name
         self.cluster_arn = self.cluster.arn
+        # A plain string, not the service's attribute: a policy document that refers to the service
+        # would be read again at apply, and plan an update, whenever the service changes.
+        self.service_name = sv.service_name or names.service
         self.grant_task_protection(task.roles.task_role)
         # Both Fargate capacity providers are always associated, and the service always places
         # tasks by strategy (FARGATE, plus three in four on FARGATE_SPOT with ``spot``), never by
@@ -101,7 +104,7 @@ class OcrService(Construct):
         if sv.spot:
             strategy.append(EcsServiceCapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=3))
         self.service = EcsService(
-            self, "service", name=sv.service_name or names.service, cluster=self.cluster_arn,
+            self, "service", name=self.service_name, cluster=self.cluster_arn,
             task_definition=task.arn, capacity_provider_strategy=strategy,
             force_new_deployment=True, depends_on=[self.capacity_providers] if self.capacity_providers else None,
             # EFS volumes need Fargate platform 1.4.0 or later.
@@ -144,6 +147,20 @@ class OcrService(Construct):
         tasks = (f"arn:{aws_env.partition(self)}:ecs:{aws_env.region(self)}:{aws_env.account_id(self)}:"
                  f"task/{self.cluster_name}/*")
         return grant(role, "task-protection", [statement("ProtectOwnTask", ["ecs:UpdateTaskProtection"], [tasks])])
+
+    def operator_statements(self) -> list[Statement]:
+        """What ``paddleocr-efs`` needs of ECS (Service Authorization Reference, Amazon ECS):
+        DescribeServices and UpdateService on this service (``status``; ``pause`` and ``resume``
+        set its desired count); ListTasks, which takes no resource of its own here, on this cluster
+        by the ``ecs:cluster`` condition; DescribeTasks on this cluster's tasks (``status`` shows
+        the recently stopped ones)."""
+        arn = f"arn:{aws_env.partition(self)}:ecs:{aws_env.region(self)}:{aws_env.account_id(self)}"
+        return [
+            statement("ServiceStateAndDesiredCount", ["ecs:DescribeServices", "ecs:UpdateService"],
+                      [f"{arn}:service/{self.cluster_name}/{self.service_name}"]),
+            statement("ListServiceTasks", ["ecs:ListTasks"], ["*"],
+                      conditions=[("ArnEquals", "ecs:cluster", [self.cluster_arn])]),
+            statement("DescribeServiceTasks", ["ecs:DescribeTasks"], [f"{arn}:task/{self.cluster_name}/*"])]
 
 
 def existing_cluster(scope: Construct, id: str, name: str) -> DataAwsEcsCluster:

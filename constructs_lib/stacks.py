@@ -18,7 +18,9 @@ from constructs_lib.image_repository import ImageRepository
 from constructs_lib.model_cache import ModelCache
 from constructs_lib.model_source import grant_model_source_read
 from constructs_lib.monitoring import Monitoring
+from constructs_lib.naming import Names
 from constructs_lib.network import Network
+from constructs_lib.operator_policy import OperatorPolicy
 from constructs_lib.provider import add_aws_provider
 from constructs_lib.scaling import QueueScaling
 from constructs_lib.secure_bucket import SecureBucket, SecureBucketProps
@@ -108,7 +110,9 @@ class ServiceStack(AppStack):
                                               **settings.worker.environment()})
         ocr = OcrService(self, "ocr", settings.service.service_props(), project=project, task=task,
                          subnet_ids=network.private_subnet_ids, security_group_id=network.task_security_group.id)
-        QueueScaling(self, "scaling", settings.scaling, service=ocr, documents=documents)
+        scaling = QueueScaling(self, "scaling", settings.scaling, service=ocr, documents=documents)
+        operator = OperatorPolicy(self, "operator", name=Names(project).operator_policy, documents=documents,
+                                  service=ocr, scaling=scaling, cache=cache)
         monitoring = Monitoring(self, "monitoring", settings.monitoring, project=project, region=settings.region,
                                 account_id=account_id, service=ocr, documents=documents, cache=cache)
 
@@ -129,4 +133,6 @@ class ServiceStack(AppStack):
         self.output("output_prefix", documents.props.output_prefix, "Results are written under this prefix")
         self.output("queue_url", documents.queue.url, "Jobs queue")
         self.output("dlq_url", documents.dlq.url, "Dead-letter queue")
+        self.output("operator_policy_arn", operator.policy.arn,
+                    "Managed policy with what paddleocr-efs calls (state access not included)")
 

@@ -30,6 +30,9 @@ ALLOWED = {
                                                                  "the default topic policy SNS writes",
     ("PERMISSIONS_MANAGEMENT_ACTIONS", "aws_kms_key."): "the key policy's account statement, without which the "
                                                         "key is unmanageable ('Default key policy', AWS KMS)",
+    ("RESOURCE_STAR", "managed:sabuho-paddleocr-operator"): "ecs:ListTasks on '*' with the ecs:cluster condition, "
+                                                           "as the ECS developer guide's 'List and describe Amazon "
+                                                           "ECS task examples' scope it to one cluster",
     ("RESOURCE_STAR", "aws_kms_key."): "in a key policy, Resource '*' means this key ('Key policies in AWS KMS')",
 }
 

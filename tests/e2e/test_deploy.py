@@ -185,8 +185,9 @@ def test_the_operator_command_runs_the_deployed_service_as_its_task_role(deploym
     the stacks' outputs: submit and wait, fetch a result, a refused document, a poisoned one into
     the dead-letter queue, status, re-drive, pause and resume (and Terraform's next plan leaves the
     pause alone). The worker runs as the task role Terraform created from the synthesized JSON,
-    with moto enforcing IAM; the operator is an administrator. (The worker's rules for duplicate,
-    overwritten and deleted uploads run as the same role in tests/worker/test_queue_worker.py.)"""
+    with moto enforcing IAM; the operator is a role with the stack's operator policy and read
+    access to the state. (The worker's rules for duplicate, overwritten and deleted uploads run as
+    the same role in tests/worker/test_queue_worker.py.)"""
     aws, moto = deployment["aws"], deployment["moto"]
     iam = IamMoto(moto.endpoint, verify=str(moto.cert))
     role = "sabuho-processor-task-role"
@@ -197,8 +198,9 @@ def test_the_operator_command_runs_the_deployed_service_as_its_task_role(deploym
     inputs, outputs = deployed_bucket(aws, "sabuho-paddleocr-in-"), deployed_bucket(aws, "sabuho-paddleocr-out-")
     role_arn = aws["iam"].get_role(RoleName=role)["Role"]["Arn"]
     queue, dlq = (aws["sqs"].get_queue_url(QueueName=f"sabuho-paddleocr-{q}")["QueueUrl"] for q in ("jobs", "jobs-dlq"))
-    operator = {**deployment["env"], "AWS_ACCESS_KEY_ID": iam.admin["aws_access_key_id"],
-                "AWS_SECRET_ACCESS_KEY": iam.admin["aws_secret_access_key"], "AWS_ENDPOINT_URL": moto.endpoint}
+    admin = {**deployment["env"], "AWS_ACCESS_KEY_ID": iam.admin["aws_access_key_id"],
+             "AWS_SECRET_ACCESS_KEY": iam.admin["aws_secret_access_key"]}
+    operator = {**deployment["env"], **iam.assume(operator_role(iam, aws)), "AWS_ENDPOINT_URL": moto.endpoint}
 
     def cli(*args, code=0):
         result = run([".venv/bin/paddleocr-efs", *args], deployment["project"], operator, check=False)
@@ -272,7 +274,7 @@ def test_the_operator_command_runs_the_deployed_service_as_its_task_role(deploym
         cli("pause")
         paused = status()["service"]
         assert paused["paused"] and paused["desired"] == 0
-        assert_no_change(deployment, "service", operator)  # Terraform does not lift the pause
+        assert_no_change(deployment, "service", admin)  # Terraform does not lift the pause
         assert cli("resume").stdout.startswith("resumed sabuho-processor-service: scaling on")
         assert not status()["service"]["paused"]
     finally:
@@ -282,6 +284,41 @@ def test_the_operator_command_runs_the_deployed_service_as_its_task_role(deploym
             listing = aws["s3"].list_object_versions(Bucket=bucket)
             for version in listing.get("Versions", []) + listing.get("DeleteMarkers", []):
                 aws["s3"].delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+
+
+def operator_role(iam, aws) -> str:
+    """A role with the deployed operator policy, as a team would attach it, and read access to the
+    state; its ARN. Two moto differences get their own statements: moto authorizes ECS,
+    Application Auto Scaling and EFS calls against resource "*" and evaluates no ecs:cluster
+    condition (moto/core/responses.py, call_action), so an ARN-scoped statement of those services
+    never matches there and the role also gets their actions on "*"; and moto names a batch call's
+    action after the call (sqs:SendMessageBatch) where AWS authorizes it as sqs:SendMessage
+    (SendMessageBatch API reference), so those names are added on the same queues. moto still
+    checks every action name and every S3 and SQS resource as written;
+    tests/operate/test_operator_policy.py checks the scoped resources and the condition by AWS's
+    rules."""
+    [arn] = [p["Arn"] for p in aws["iam"].list_policies(Scope="Local")["Policies"]
+             if p["PolicyName"] == "sabuho-paddleocr-operator"]
+    version = aws["iam"].get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    document = aws["iam"].get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+    document = json.loads(document) if isinstance(document, str) else document
+    moto_only = []
+    for st in document["Statement"]:
+        actions = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
+        unscoped = [a for a in actions if a.split(":")[0] in ("ecs", "application-autoscaling", "elasticfilesystem")]
+        batch = [f"{a}Batch" for a in actions if a in ("sqs:SendMessage", "sqs:DeleteMessage")]
+        moto_only += [{"Effect": "Allow", "Action": unscoped, "Resource": "*"}] if unscoped else []
+        moto_only += [{"Effect": "Allow", "Action": batch, "Resource": st["Resource"]}] if batch else []
+    client = iam.client("iam")
+    client.create_role(RoleName="test-operator", AssumeRolePolicyDocument=json.dumps(iam.admin_trust()))
+    client.attach_role_policy(RoleName="test-operator", PolicyArn=arn)
+    client.put_role_policy(RoleName="test-operator", PolicyName="state-and-moto", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            # Terraform's S3 backend reads the state ("S3 backend", "S3 Bucket Permissions").
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::e2e-tfstate"},
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::e2e-tfstate/paddleocr-efs/*"},
+            *moto_only]}))
+    return client.get_role(RoleName="test-operator")["Role"]["Arn"]
 
 
 def assert_no_change(deployment, stack, env):

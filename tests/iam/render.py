@@ -19,6 +19,7 @@ ACCOUNT = "123456789012"
 FILE_SYSTEM_ID = "fs-0123456789abcdef0"
 ACCESS_POINT_ID = "fsap-0123456789abcdef0"
 KMS_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+SCALABLE_TARGET_ID = "0123456789abcdef0123456789abcdef0123"
 
 
 @dataclass
@@ -103,6 +104,10 @@ class Deployment:
     def access_point_arn(self) -> str:
         return self.arn("elasticfilesystem", f"access-point/{ACCESS_POINT_ID}")
 
+    @property
+    def scalable_target_arn(self) -> str:
+        return self.arn("application-autoscaling", f"scalable-target/{SCALABLE_TARGET_ID}")
+
     # -- references ------------------------------------------------------------------------------
 
     def resolve(self, expression: str) -> str:
@@ -126,6 +131,8 @@ class Deployment:
             return {"arn": self.file_system_arn, "id": FILE_SYSTEM_ID}[attribute]
         if rtype == "aws_efs_access_point":
             return {"arn": self.access_point_arn, "id": ACCESS_POINT_ID}[attribute]
+        if rtype == "aws_appautoscaling_target":
+            return {"arn": self.scalable_target_arn}[attribute]
         resource = self.name_of(rtype, name, data)
         values = {
             "aws_s3_bucket": {"arn": self.s3_arn(resource), "bucket": resource, "id": resource},
@@ -212,13 +219,16 @@ class Deployment:
 
     def all_policies(self) -> dict[str, dict]:
         """Every policy document of the stack: each role's trust and inline policies
-        (``<role name>:trust``, ``<role name>:<policy name>``) and every resource policy."""
+        (``<role name>:trust``, ``<role name>:<policy name>``), each managed policy
+        (``managed:<name>``) and every resource policy."""
         policies = {}
         for name, role in self.doc.get("resource", {}).get("aws_iam_role", {}).items():
             path = role["//"]["metadata"]["path"].split("/", 1)[1]
             label = self.name_of("aws_iam_role", name)
             policies[f"{label}:trust"] = self.trust_policy(path)
             policies.update({f"{label}:{k}": v for k, v in self.role_policies(path).items()})
+        for name, managed in self.doc.get("resource", {}).get("aws_iam_policy", {}).items():
+            policies[f"managed:{self.name_of('aws_iam_policy', name)}"] = self.policy(managed["policy"])
         return {**policies, **self.resource_policies()}
 
     def task_definition(self) -> dict:
