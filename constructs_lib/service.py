@@ -141,11 +141,14 @@ class OcrService(Construct):
 
     # -- grants --------------------------------------------------------------------------------
 
+    def _ecs_arn(self, resource: str) -> str:
+        """The ARN of an ECS resource of this cluster, e.g. ``task/<cluster>/*``."""
+        return f"arn:{aws_env.partition(self)}:ecs:{aws_env.region(self)}:{aws_env.account_id(self)}:{resource}"
+
     def grant_task_protection(self, role: Role) -> IamRolePolicy:
         """The worker sets scale-in protection on its own task through the ECS agent, which calls
         UpdateTaskProtection with the task role: tasks of this cluster only."""
-        tasks = (f"arn:{aws_env.partition(self)}:ecs:{aws_env.region(self)}:{aws_env.account_id(self)}:"
-                 f"task/{self.cluster_name}/*")
+        tasks = self._ecs_arn(f"task/{self.cluster_name}/*")
         return grant(role, "task-protection", [statement("ProtectOwnTask", ["ecs:UpdateTaskProtection"], [tasks])])
 
     def operator_statements(self) -> list[Statement]:
@@ -154,13 +157,12 @@ class OcrService(Construct):
         set its desired count); ListTasks, which takes no resource of its own here, on this cluster
         by the ``ecs:cluster`` condition; DescribeTasks on this cluster's tasks (``status`` shows
         the recently stopped ones)."""
-        arn = f"arn:{aws_env.partition(self)}:ecs:{aws_env.region(self)}:{aws_env.account_id(self)}"
         return [
             statement("ServiceStateAndDesiredCount", ["ecs:DescribeServices", "ecs:UpdateService"],
-                      [f"{arn}:service/{self.cluster_name}/{self.service_name}"]),
+                      [self._ecs_arn(f"service/{self.cluster_name}/{self.service_name}")]),
             statement("ListServiceTasks", ["ecs:ListTasks"], ["*"],
                       conditions=[("ArnEquals", "ecs:cluster", [self.cluster_arn])]),
-            statement("DescribeServiceTasks", ["ecs:DescribeTasks"], [f"{arn}:task/{self.cluster_name}/*"])]
+            statement("DescribeServiceTasks", ["ecs:DescribeTasks"], [self._ecs_arn(f"task/{self.cluster_name}/*")])]
 
 
 def existing_cluster(scope: Construct, id: str, name: str) -> DataAwsEcsCluster:
