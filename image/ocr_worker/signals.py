@@ -10,8 +10,9 @@ fires. Two things stand in the way:
   ``core.init_glog``, which print a C++ trace and exit 143 ("FatalError: Termination signal"),
   replacing Python's; building a predictor installs them again. :func:`import_paddle` removes
   them the moment they are installed (``paddle.disable_signal_handler``, inside the import) and
-  puts Python's back, so no point of the import is unguarded; SIGTERM and SIGINT are held
-  until the import is over, since Paddle turns an exception inside it into an import error. A
+  puts Python's back, so no point of the import is unguarded; SIGTERM and SIGINT are only
+  noted during the import and raised after it, since Paddle turns an exception inside it into
+  an import error. A
   crash still ends the process with a non-zero exit, only without Paddle's C++ trace.
 """
 
@@ -76,11 +77,17 @@ def import_paddle() -> None:
         return
     sys.meta_path.insert(0, _KeepSignalsFromPaddle())
     # Held until the import is over: a Stopped raised inside it is caught by Paddle's own import
-    # code and re-raised as "Can not import paddle core", a traceback and exit 1. Unblocked, a
-    # pending SIGTERM runs Python's handler (Stopped) after the import.
-    stops = {signal.SIGTERM, signal.SIGINT}
-    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    # code and re-raised as "Can not import paddle core", a traceback and exit 1. Blocking the
+    # signals on this thread is not enough: the kernel may deliver them to another thread, and
+    # Python then runs the handler here, mid-import. So the import runs under handlers that only
+    # note the signal, and the first one noted is raised again after it.
+    stops = (signal.SIGTERM, signal.SIGINT)
+    noted: list[int] = []
+    previous = {number: signal.signal(number, lambda signum, _frame: noted.append(signum)) for number in stops}
     try:
         import paddle  # noqa: F401
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if noted:
+        signal.raise_signal(noted[0])
