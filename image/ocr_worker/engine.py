@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import tempfile
 import time
@@ -19,23 +18,6 @@ from ocr_worker.exits import ModelsNotReady
 ARGUMENTS = {"doc_orientation": "doc_orientation_classify", "doc_unwarping": "doc_unwarping",
              "text_detection": "text_detection", "textline_orientation": "textline_orientation",
              "text_recognition": "text_recognition"}
-
-
-def _libc():
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc: nothing to trim
-        return None
-
-
-_LIBC = _libc()
-
-
-def release_memory() -> None:
-    """Hand freed heap back to the system. Without it glibc keeps what a large page freed, and a
-    long-lived process's RSS creeps up document after document (tests/worker/test_memory.py)."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
 
 
 _paddlex_home: str | None = None
@@ -128,20 +110,17 @@ class OcrEngine:
         page. A page that cannot be decoded gets ``"error"`` and no lines; the others are still read.
         ``pages``: only pages ``first`` to ``last``, numbered as in the whole document."""
         out, start = [], time.perf_counter()
-        try:
-            with Document(source, self.max_pages, self.downscale_pixels, self.pdf_dpi, pages) as document:
-                for done, image in enumerate(document, 1):
-                    page_start = time.perf_counter()
-                    if isinstance(image, PageError):  # the pages before it are kept
-                        out.append({"page": image.number, "lines": [], "error": image.error})
-                    else:
-                        out.append({"page": document.first + done - 1, "lines": self.ocr_page(image),
-                                    "seconds": round(time.perf_counter() - page_start, 3)})
-                    del image  # free this page before the next one is decoded
-                    if on_page:
-                        on_page(done, len(document))
-        finally:
-            release_memory()
+        with Document(source, self.max_pages, self.downscale_pixels, self.pdf_dpi, pages) as document:
+            for done, image in enumerate(document, 1):
+                page_start = time.perf_counter()
+                if isinstance(image, PageError):  # the pages before it are kept
+                    out.append({"page": image.number, "lines": [], "error": image.error})
+                else:
+                    out.append({"page": document.first + done - 1, "lines": self.ocr_page(image),
+                                "seconds": round(time.perf_counter() - page_start, 3)})
+                del image  # free this page before the next one is decoded
+                if on_page:
+                    on_page(done, len(document))
         return {"pages": out, "models": self.model_names, "seconds": round(time.perf_counter() - start, 3)}
 
 

@@ -5,10 +5,16 @@ PaddleOCR's predictor is not safe across threads: called from a new thread each 
 So one thread loads the engine and runs every call on it; callers hand it work through a bounded
 queue and wait for the result. A full queue raises :class:`Busy` at once (HTTP 503 with
 Retry-After) instead of piling up requests without limit.
+
+Freed heap goes back to the system when the thread falls idle, not after every document: glibc
+keeps what a large page freed, so a long-lived process's RSS would creep up document after
+document (tests/worker/test_memory.py), but trimming between back-to-back documents made every
+next one fault its buffers back in, about 4% of the time a page took (docs/performance.md).
 """
 
 from __future__ import annotations
 
+import ctypes
 import queue
 import threading
 from concurrent.futures import Future
@@ -21,6 +27,24 @@ T = TypeVar("T")
 
 #: Requests that may wait for the inference thread (OCR_MAX_WAITING); more get Busy.
 DEFAULT_MAX_WAITING = 32
+#: Seconds without work after which the thread hands freed heap back to the system.
+IDLE_TRIM_SECONDS = 1.0
+
+
+def _libc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to trim
+        return None
+
+
+_LIBC = _libc()
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the system."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 class Busy(RuntimeError):
@@ -29,13 +53,18 @@ class Busy(RuntimeError):
 
 class InferenceThread:
     """Loads the engine with ``load_engine()`` on its own thread, then runs submitted calls there,
-    one at a time, in order. ``engine`` and ``load_error`` tell how loading went."""
+    one at a time, in order. ``engine`` and ``load_error`` tell how loading went. ``trimmed`` is
+    set once the thread, idle for ``idle_trim_seconds``, has released freed memory, and cleared
+    when it takes the next call."""
 
-    def __init__(self, load_engine: Callable[[], Engine], max_waiting: int = DEFAULT_MAX_WAITING) -> None:
+    def __init__(self, load_engine: Callable[[], Engine], max_waiting: int = DEFAULT_MAX_WAITING,
+                 idle_trim_seconds: float = IDLE_TRIM_SECONDS) -> None:
         self.engine: Optional[Engine] = None
         self.load_error: Optional[str] = None
         self._load_exception: Optional[BaseException] = None
         self.loaded = threading.Event()
+        self.trimmed = threading.Event()
+        self._idle_trim_seconds = idle_trim_seconds
         self._jobs: queue.Queue = queue.Queue(maxsize=max_waiting)
         self._thread = threading.Thread(target=self._run, args=(load_engine,), name="inference", daemon=True)
         self._thread.start()
@@ -50,7 +79,13 @@ class InferenceThread:
             return
         self.loaded.set()
         while True:
-            call, future = self._jobs.get()
+            try:  # loading, like a call, freed memory: trim once the queue has stayed empty
+                call, future = self._jobs.get(timeout=None if self.trimmed.is_set() else self._idle_trim_seconds)
+            except queue.Empty:
+                release_memory()
+                self.trimmed.set()
+                continue
+            self.trimmed.clear()
             if future.set_running_or_notify_cancel():
                 try:
                     future.set_result(call(self.engine))
