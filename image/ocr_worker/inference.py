@@ -7,9 +7,9 @@ queue and wait for the result. A full queue raises :class:`Busy` at once (HTTP 5
 Retry-After) instead of piling up requests without limit.
 
 Freed heap goes back to the system when the thread falls idle, not after every document: glibc
-keeps what a large page freed, so a long-lived process's RSS would creep up document after
-document (tests/worker/test_memory.py), but trimming between back-to-back documents made every
-next one fault its buffers back in, about 4% of the time a page took (docs/performance.md).
+keeps what a large page freed (without a trim, RSS stays where each document left it:
+tests/worker/test_memory.py), but trimming between back-to-back documents made every next one
+fault its buffers back in, about 4% of the time a page took (docs/performance.md).
 """
 
 from __future__ import annotations
